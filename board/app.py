@@ -1,0 +1,95 @@
+"""create_app(): plugins, middleware and routes. Wiring only."""
+
+from __future__ import annotations
+
+import gc
+import os
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from board.db import Database
+from board.domain.context import BoardContext
+from board.live import build_live
+from board.settings import Settings
+from board.web.api import ApiController
+from board.web.errors import HANDLERS
+from board.web.health import healthz, readyz
+from board.web.participant import ParticipantController
+from board.web.render import STATIC, Fragments, make_environment
+from board.web.stream import StreamController
+
+UNCOMPRESSED = ["^/healthz$", "/stream$"]
+
+
+def build_context(settings: Settings) -> BoardContext:
+    rules = {"answer": settings.answer_limit, "vote": settings.vote_limit, "join": settings.join_limit}
+    live = build_live(settings.redis_url, settings.redis_prefix, rules)
+    return BoardContext(Database(settings.database_url), live, settings)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env(demo=os.environ.get("BOARD_DEMO") == "1")
+    ctx = build_context(settings)
+    env = make_environment(auto_reload=settings.debug)
+
+    async def start() -> None:
+        await ctx.votes.start()
+        gc.collect()
+        gc.freeze()
+
+    async def stop() -> None:
+        await ctx.votes.stop()
+        await ctx.db.dispose()
+        await ctx.live.close()
+
+    app = Litestar(
+        route_handlers=[
+            ParticipantController,
+            StreamController,
+            ApiController,
+            healthz,
+            readyz,
+            create_static_files_router(
+                path="/static",
+                directories=[STATIC],
+                cache_control=CacheControlHeader(max_age=31_536_000, public=True),
+                include_in_schema=False,
+            ),
+        ],
+        plugins=[HTMXPlugin(), ctx.live.channels.plugin],
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            cookie_secure=settings.public_url.startswith("https://"),
+            header_name="x-csrftoken",
+            exclude=["^/healthz$", "^/readyz$", "^/api/", "^/schema"],
+        ),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=512, gzip_compress_level=6, exclude=UNCOMPRESSED
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Debate Board",
+            version="1",
+            path="/schema",
+            description="Read-only public API: published answers and counts, never a participant id.",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        exception_handlers=HANDLERS,
+        on_startup=[start],
+        on_shutdown=[stop],
+        debug=settings.debug,
+    )
+    app.state.board = ctx
+    app.state.fragments = Fragments(env)
+    return app

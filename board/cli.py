@@ -1,0 +1,147 @@
+"""board serve | seed | counters | db | export: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from board.settings import Settings, SettingsError
+
+DEMO_SLUG = "republique-collaborative"
+
+
+def _settings(demo: bool = False) -> Settings:
+    try:
+        return Settings.from_env(demo=demo or os.environ.get("BOARD_DEMO") == "1")
+    except SettingsError as exc:
+        sys.exit(f"board: {exc}")
+
+
+async def _with_context(settings: Settings, job: Callable[[Any], Awaitable[Any]]) -> Any:
+    from board.app import build_context
+
+    ctx = build_context(settings)
+    try:
+        await ctx.db.upgrade()
+        return await job(ctx)
+    finally:
+        await ctx.db.dispose()
+        await ctx.live.close()
+
+
+async def _seed(ctx: Any, files: list[Path]) -> None:
+    from board.domain.seeding import SeedError, default_seed_files, seed_paths
+
+    paths = files or default_seed_files(ctx.settings.seeds_dir)
+    if not paths:
+        sys.exit(f"board: no seed files in {ctx.settings.seeds_dir}/")
+    try:
+        for slug, added in await seed_paths(ctx, paths):
+            print(f"seeded {slug}: {added} new thread(s)")
+    except SeedError as exc:
+        sys.exit(f"board: {exc}")
+
+
+async def _rebuild(ctx: Any, slug: str | None) -> None:
+    from board.domain import counts, events
+
+    chosen = [await events.get_event(ctx, slug)] if slug else await events.list_events(ctx)
+    for event in chosen:
+        threads = await counts.rebuild_event(ctx, event.id)
+        print(f"{event.slug}: counters rebuilt for {len(threads)} thread(s)")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _settings(args.demo)
+    if args.workers > 1 and not settings.redis_url:
+        sys.exit(
+            "board: more than one worker needs a shared live layer. Set BOARD_REDIS_URL "
+            "(e.g. redis://127.0.0.1:6379/0) or run with --workers 1."
+        )
+    asyncio.run(_with_context(settings, lambda ctx: ctx.db.upgrade()))
+    if args.demo:
+        asyncio.run(_with_context(settings, lambda ctx: _seed(ctx, [])))
+        os.environ["BOARD_DEMO"] = "1"
+    base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    if settings.public_url and os.environ.get("BOARD_PUBLIC_URL"):
+        base = settings.public_url
+    print(
+        f"Debate Board on {base}  (database: {settings.database_url.split('://')[0]}, "
+        f"live layer: {'Redis' if settings.redis_url else 'in-process'}, workers: {args.workers})"
+    )
+    if args.demo:
+        print(f"  participants: {base}/e/{DEMO_SLUG}")
+        print(f"  projector:    {base}/e/{DEMO_SLUG}/screen")
+        print(f"  moderation:   {base}/mod/{DEMO_SLUG}")
+    sys.stdout.flush()
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        "board.app:create_app",
+        factory=True,
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        backlog=4096,
+        backpressure=4096,
+        workers_kill_timeout=5,
+        log_access=False,
+    ).serve()
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    asyncio.run(_with_context(_settings(demo=True), lambda ctx: _seed(ctx, args.files)))
+
+
+def cmd_counters(args: argparse.Namespace) -> None:
+    asyncio.run(_with_context(_settings(demo=True), lambda ctx: _rebuild(ctx, args.event)))
+
+
+def cmd_db(args: argparse.Namespace) -> None:
+    asyncio.run(_with_context(_settings(demo=True), lambda ctx: ctx.db.upgrade()))
+    print("database is up to date")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="board", description="Debate Board: a live citizen debate question board."
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="seed the demo event; no secret key needed")
+    serve.set_defaults(run=cmd_serve)
+
+    seed = sub.add_parser("seed", help="create events and threads from TOML files (idempotent)")
+    seed.add_argument("files", nargs="*", type=Path, help="default: seeds/*.toml")
+    seed.set_defaults(run=cmd_seed)
+
+    counters = sub.add_parser("counters", help="live counters")
+    counters_sub = counters.add_subparsers(dest="action", required=True)
+    rebuild = counters_sub.add_parser("rebuild", help="recount every counter from SQL")
+    rebuild.add_argument("--event", default=None, help="one event's slug (default: every event)")
+    rebuild.set_defaults(run=cmd_counters)
+
+    db = sub.add_parser("db", help="database")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(run=cmd_db)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What the board does, with no HTTP in it."""

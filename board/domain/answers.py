@@ -1,0 +1,220 @@
+"""Posting and listing answers. Every write commits, then updates the counters, then publishes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from board.domain.context import BoardContext
+from board.domain.counts import recount_threads
+from board.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooFast
+from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
+from board.live.channels import event_channel, mod_channel, thread_channel
+from board.live.counters import AnswerCounts
+from board.models import Answer, Participant, Thread, Vote
+
+log = logging.getLogger(__name__)
+
+BODY_MAX = 500
+Sort = Literal["top", "new"]
+
+
+def clean_body(body: str) -> str:
+    text = body.strip()
+    if not text:
+        raise Invalid("Votre réponse est vide : écrivez au moins un caractère.")
+    if len(text) > BODY_MAX:
+        raise Invalid(f"Votre réponse fait {len(text)} caractères ; {BODY_MAX} au plus sont acceptés.")
+    return text
+
+
+def clean_client_key(client_key: str | None) -> str | None:
+    if not client_key:
+        return None
+    try:
+        return str(uuid.UUID(client_key.strip()))
+    except ValueError:
+        raise Invalid("La clé d'envoi (client_key) doit être un UUID.") from None
+
+
+def answer_view(
+    a: Answer, *, mine: bool = False, my_vote: int = 0, merged: tuple[str, ...] = ()
+) -> AnswerView:
+    assert a.id is not None
+    return AnswerView(
+        id=a.id,
+        thread_id=a.thread_id,
+        body=a.body,
+        status=a.status,
+        reason=a.reason,
+        pinned=a.pinned,
+        agree=a.agree,
+        disagree=a.disagree,
+        created_at=a.created_at,
+        mine=mine,
+        my_vote=my_vote,
+        merged=merged,
+    )
+
+
+async def post(
+    ctx: BoardContext,
+    event: EventView,
+    thread: ThreadView,
+    participant: ParticipantView,
+    body: str,
+    client_key: str | None = None,
+) -> tuple[AnswerView, bool]:
+    """Store an answer once per client_key; returns it and whether it is new."""
+    text = clean_body(body)
+    key = clean_client_key(client_key)
+    if participant.banned:
+        raise Forbidden("Votre participation a été suspendue par la modération.")
+    if key is not None:
+        existing = await _by_client_key(ctx, participant.id, key)
+        if existing is not None:
+            return existing, False
+    if not thread.is_open:
+        raise Conflict("Ce fil est fermé : il n'accepte plus de réponses.")
+    wait = await ctx.live.limits.retry_after("answer", participant.id)
+    if wait is not None:
+        raise TooFast(f"Vous répondez très vite : réessayez dans {wait} s.", wait)
+    status = "pending" if event.moderation == "pre" else "published"
+    answer = Answer(
+        thread_id=thread.id, participant_id=participant.id, body=text, status=status, client_key=key
+    )
+    async with ctx.db.writing() as session:
+        current = await session.get(Thread, thread.id)
+        banned = await session.get(Participant, participant.id)
+        if current is None or current.status != "open":
+            raise Conflict("Ce fil est fermé : il n'accepte plus de réponses.")
+        if banned is not None and banned.banned:
+            raise Forbidden("Votre participation a été suspendue par la modération.")
+        session.add(answer)
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            again = await _by_client_key(ctx, participant.id, key) if key else None
+            if again is None:
+                raise
+            return again, False
+        totals = (await recount_threads(await session.connection(), [thread.id]))[thread.id]
+        await session.commit()
+    await ctx.live.limits.hit("answer", participant.id)
+    view = answer_view(answer, mine=True)
+    await _announce(ctx, event, view, totals)
+    return view, True
+
+
+async def _announce(ctx: BoardContext, event: EventView, answer: AnswerView, totals: object) -> None:
+    try:
+        if answer.is_published:
+            await ctx.live.counters.set_answers(answer.thread_id, {answer.id: AnswerCounts()})
+        await ctx.live.counters.set_thread(answer.thread_id, totals)  # type: ignore[arg-type]
+    except Exception:
+        log.warning("live counters unreachable after a new answer", exc_info=True)
+    message = {
+        "type": "answer",
+        "thread": answer.thread_id,
+        "answer": {
+            "id": answer.id,
+            "body": answer.body,
+            "status": answer.status,
+            "created_at": answer.created_at.isoformat(),
+        },
+        "totals": totals.__dict__,
+    }
+    channels = [mod_channel(event.slug)]
+    if answer.is_published:
+        channels += [thread_channel(answer.thread_id), event_channel(event.slug)]
+    ctx.live.channels.publish(message, channels)
+
+
+async def _by_client_key(ctx: BoardContext, participant_id: str, key: str) -> AnswerView | None:
+    async with ctx.db.session() as session:
+        found = (
+            await session.exec(
+                select(Answer).where(Answer.participant_id == participant_id, Answer.client_key == key)
+            )
+        ).first()
+    return None if found is None else answer_view(found, mine=True)
+
+
+async def list_answers(
+    ctx: BoardContext, thread: ThreadView, *, sort: Sort = "top", viewer: str | None = None, limit: int = 500
+) -> list[AnswerView]:
+    """Published answers, pinned first, then by score (newest first on ties) or by date.
+
+    The viewer also sees their own answers that are awaiting moderation or were set aside.
+    """
+    visible = Answer.status == "published"
+    if viewer:
+        visible = visible | (col(Answer.participant_id) == viewer)  # type: ignore[assignment]
+    query = select(Answer).where(Answer.thread_id == thread.id, col(Answer.merged_into).is_(None), visible)
+    if sort == "new":
+        query = query.order_by(
+            col(Answer.pinned).desc(), col(Answer.created_at).desc(), col(Answer.id).desc()
+        )
+    else:
+        query = query.order_by(
+            col(Answer.pinned).desc(),
+            (col(Answer.agree) - col(Answer.disagree)).desc(),
+            col(Answer.created_at).desc(),
+            col(Answer.id).desc(),
+        )
+    async with ctx.db.session() as session:
+        answers = list(await session.exec(query.limit(limit)))
+        ids = [a.id for a in answers]
+        mine: dict[int, int] = {}
+        if viewer and ids:
+            votes = await session.exec(
+                select(Vote.answer_id, Vote.value).where(
+                    Vote.participant_id == viewer, col(Vote.answer_id).in_(ids)
+                )
+            )
+            mine = dict(votes.all())
+        merged: dict[int, list[str]] = {}
+        if ids:
+            rows = await session.exec(
+                select(Answer.merged_into, Answer.body)
+                .where(col(Answer.merged_into).in_(ids))
+                .order_by(col(Answer.id))
+            )
+            for target, body in rows:
+                if target is not None:
+                    merged.setdefault(target, []).append(body)
+    return [
+        answer_view(
+            a,
+            mine=viewer is not None and a.participant_id == viewer,
+            my_vote=mine.get(a.id or 0, 0),
+            merged=tuple(merged.get(a.id or 0, ())),
+        )
+        for a in answers
+    ]
+
+
+async def get_answer(
+    ctx: BoardContext, event: EventView, answer_id: int, viewer: str | None = None
+) -> AnswerView:
+    async with ctx.db.session() as session:
+        row = (
+            await session.exec(
+                select(Answer, Thread.event_id)
+                .join(Thread, col(Thread.id) == col(Answer.thread_id))
+                .where(Answer.id == answer_id)
+            )
+        ).first()
+        if row is None or row[1] != event.id:
+            raise NotFound("Cette réponse n'existe pas.")
+        answer = row[0]
+        my_vote = 0
+        if viewer:
+            vote = await session.get(Vote, (answer_id, viewer))
+            my_vote = vote.value if vote else 0
+    return answer_view(answer, mine=answer.participant_id == viewer, my_vote=my_vote)

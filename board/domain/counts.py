@@ -1,0 +1,148 @@
+"""Counting from SQL, the source of truth, and keeping the live counters equal to it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col, select
+
+from board.domain.context import BoardContext
+from board.domain.views import ThreadView
+from board.live.counters import AnswerCounts, ThreadCounts
+from board.models import Answer, Participant, Thread, Vote
+
+log = logging.getLogger(__name__)
+
+
+async def recount_answers(conn: AsyncConnection, answer_ids: Iterable[int]) -> dict[int, AnswerCounts]:
+    """Agree and disagree per answer, overall and per segment."""
+    ids = sorted(set(answer_ids))
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(Vote.answer_id, Participant.segment, Vote.value, func.count())
+        .join(Participant, col(Participant.id) == col(Vote.participant_id))
+        .where(col(Vote.answer_id).in_(ids))
+        .group_by(col(Vote.answer_id), col(Participant.segment), col(Vote.value))
+    )
+    totals: dict[int, list[int]] = {a: [0, 0] for a in ids}
+    segments: dict[int, dict[str, list[int]]] = {a: {} for a in ids}
+    for answer_id, segment, value, count in rows:
+        side = 0 if value > 0 else 1
+        totals[answer_id][side] += count
+        if segment:
+            segments[answer_id].setdefault(segment, [0, 0])[side] += count
+    return {
+        a: AnswerCounts(totals[a][0], totals[a][1], {s: (v[0], v[1]) for s, v in segments[a].items()})
+        for a in ids
+    }
+
+
+async def recount_threads(conn: AsyncConnection, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
+    """Published and pending answers and votes on published answers, per thread."""
+    ids = sorted(set(thread_ids))
+    if not ids:
+        return {}
+    answers: dict[int, dict[str, int]] = {t: {} for t in ids}
+    rows = await conn.execute(
+        select(Answer.thread_id, Answer.status, func.count())
+        .where(col(Answer.thread_id).in_(ids), col(Answer.merged_into).is_(None))
+        .group_by(col(Answer.thread_id), col(Answer.status))
+    )
+    for thread_id, status, count in rows:
+        answers[thread_id][status] = count
+    votes = dict(
+        (
+            await conn.execute(
+                select(Answer.thread_id, func.count())
+                .join(Vote, col(Vote.answer_id) == col(Answer.id))
+                .where(
+                    col(Answer.thread_id).in_(ids),
+                    Answer.status == "published",
+                    col(Answer.merged_into).is_(None),
+                )
+                .group_by(col(Answer.thread_id))
+            )
+        ).all()
+    )
+    return {
+        t: ThreadCounts(answers[t].get("published", 0), answers[t].get("pending", 0), votes.get(t, 0))
+        for t in ids
+    }
+
+
+async def count_participants(conn: AsyncConnection, event_id: int) -> int:
+    result = await conn.execute(
+        select(func.count()).select_from(Participant).where(Participant.event_id == event_id)
+    )
+    return int(result.scalar_one())
+
+
+async def with_counts(ctx: BoardContext, threads: list[ThreadView]) -> list[ThreadView]:
+    """Threads with their live counts; a thread missing from the live layer is recounted and restored."""
+    ids = [t.id for t in threads]
+    try:
+        known = await ctx.live.counters.get_threads(ids)
+    except Exception:
+        log.warning("live counters unreachable; counting in SQL", exc_info=True)
+        known = {}
+    missing = [t for t in ids if t not in known]
+    if missing:
+        known.update(await rebuild_threads(ctx, missing))
+    return [replace(t, counts=known[t.id]) for t in threads]
+
+
+async def participants(ctx: BoardContext, event_id: int) -> int:
+    try:
+        value = await ctx.live.counters.get_participants(event_id)
+    except Exception:
+        value = None
+    if value is None:
+        async with ctx.db.engine.connect() as conn:
+            value = await count_participants(conn, event_id)
+        await publish_participants(ctx, event_id, value)
+    return value
+
+
+async def publish_participants(ctx: BoardContext, event_id: int, count: int) -> None:
+    try:
+        await ctx.live.counters.set_participants(event_id, count)
+    except Exception:
+        log.warning("live counters unreachable; participants not stored", exc_info=True)
+
+
+async def rebuild_threads(ctx: BoardContext, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
+    """Recount threads and their published answers from SQL and write them to the live counters."""
+    ids = list(thread_ids)
+    async with ctx.db.engine.connect() as conn:
+        threads = await recount_threads(conn, ids)
+        rows = await conn.execute(
+            select(Answer.id, Answer.thread_id).where(
+                col(Answer.thread_id).in_(ids),
+                Answer.status == "published",
+                col(Answer.merged_into).is_(None),
+            )
+        )
+        by_thread: dict[int, list[int]] = {t: [] for t in ids}
+        for answer_id, thread_id in rows:
+            by_thread[thread_id].append(answer_id)
+        answers = await recount_answers(conn, [a for ids_ in by_thread.values() for a in ids_])
+    try:
+        for thread_id in ids:
+            await ctx.live.counters.set_answers(thread_id, {a: answers[a] for a in by_thread[thread_id]})
+            await ctx.live.counters.set_thread(thread_id, threads[thread_id])
+    except Exception:
+        log.warning("live counters unreachable; rebuild postponed", exc_info=True)
+    return threads
+
+
+async def rebuild_event(ctx: BoardContext, event_id: int) -> dict[int, ThreadCounts]:
+    async with ctx.db.engine.connect() as conn:
+        ids = list((await conn.execute(select(Thread.id).where(Thread.event_id == event_id))).scalars())
+        people = await count_participants(conn, event_id)
+    await publish_participants(ctx, event_id, people)
+    return await rebuild_threads(ctx, ids)

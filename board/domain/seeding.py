@@ -1,0 +1,83 @@
+"""Seeding events and their threads from TOML files; running it twice changes nothing."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from board.domain.context import BoardContext
+from board.models import DEFAULT_SEGMENTS, Event, Thread
+
+EVENT_FIELDS = ("title", "place", "date", "organisers", "description", "moderation", "voting")
+
+
+class SeedError(ValueError):
+    pass
+
+
+def read_seed(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SeedError(f"{path}: not valid TOML ({exc})") from exc
+    event = data.get("event")
+    if not isinstance(event, dict) or not event.get("slug") or not event.get("title"):
+        raise SeedError(f"{path}: an [event] table with at least slug and title is required")
+    for thread in data.get("threads", []):
+        if not str(thread.get("prompt", "")).strip():
+            raise SeedError(f"{path}: every [[threads]] entry needs a prompt")
+    return data
+
+
+async def seed_file(ctx: BoardContext, path: Path) -> tuple[str, int]:
+    """Create the event and any missing threads; existing ones keep their state."""
+    data = read_seed(path)
+    spec = data["event"]
+    async with ctx.db.writing() as session:
+        event = (await session.exec(select(Event).where(Event.slug == spec["slug"]))).first()
+        if event is None:
+            event = Event(
+                slug=spec["slug"],
+                segments=list(spec.get("segments", DEFAULT_SEGMENTS)),
+                **{k: str(spec[k]) for k in EVENT_FIELDS if k in spec},
+            )
+            session.add(event)
+            await session.flush()
+        assert event.id is not None
+        existing = {t.prompt for t in await session.exec(select(Thread).where(Thread.event_id == event.id))}
+        added: list[Thread] = []
+        for position, spec_thread in enumerate(data.get("threads", []), start=1):
+            prompt = str(spec_thread["prompt"]).strip()
+            if prompt in existing:
+                continue
+            thread = Thread(
+                event_id=event.id, prompt=prompt, position=position, status=spec_thread.get("status", "open")
+            )
+            session.add(thread)
+            added.append(thread)
+        await session.flush()
+        if event.screen_thread_id is None:
+            first = (
+                await session.exec(
+                    select(Thread)
+                    .where(Thread.event_id == event.id, Thread.status == "open")
+                    .order_by(Thread.position)  # type: ignore[arg-type]
+                )
+            ).first()
+            if first is not None:
+                event.screen_thread_id = first.id
+                session.add(event)
+        slug = event.slug
+        await session.commit()
+    return slug, len(added)
+
+
+async def seed_paths(ctx: BoardContext, paths: list[Path]) -> list[tuple[str, int]]:
+    return [await seed_file(ctx, p) for p in paths]
+
+
+def default_seed_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.toml"))

@@ -1,0 +1,71 @@
+"""Plain, frozen data handed to templates and the API: never lazy ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from board.live.counters import ThreadCounts
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: int
+    slug: str
+    title: str
+    place: str
+    date: str
+    organisers: str
+    description: str
+    moderation: str
+    voting: str
+    segments: tuple[str, ...]
+    screen_thread_id: int | None
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    id: int
+    event_id: int
+    prompt: str
+    position: int
+    status: str
+    counts: ThreadCounts = field(default_factory=ThreadCounts)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    id: str
+    event_id: int
+    segment: str | None
+    name: str | None
+    banned: bool
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    id: int
+    thread_id: int
+    body: str
+    status: str
+    reason: str | None
+    pinned: bool
+    agree: int
+    disagree: int
+    created_at: datetime
+    author_name: str | None = None
+    mine: bool = False
+    my_vote: int = 0
+    merged: tuple[str, ...] = ()
+
+    @property
+    def score(self) -> int:
+        return self.agree - self.disagree
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == "published"

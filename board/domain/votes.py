@@ -1,0 +1,282 @@
+"""The vote writer: one per process, committing every waiting vote in one transaction.
+
+Each request awaits its batch, so a vote is durable in SQL before the response; the batch
+recounts the answers it touched, writes those absolute counts to the live counters in one
+pipeline and publishes once per thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, delete, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col, select
+
+from board.domain.context import BoardContext
+from board.domain.counts import recount_answers, recount_threads
+from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
+from board.live.channels import event_channel, thread_channel
+from board.live.counters import AnswerCounts, ThreadCounts
+from board.models import Answer, Event, Participant, Thread, Vote, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 512
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    answer_id: int
+    thread_id: int
+    agree: int
+    disagree: int
+    value: int
+    changed: bool
+    voting: str = "agree-disagree"
+
+
+@dataclass
+class _Request:
+    slug: str
+    answer_id: int
+    participant_id: str
+    event_id: int
+    value: int
+    future: asyncio.Future[VoteOutcome] = field(repr=False)
+    thread_id: int = 0
+    voting: str = "agree-disagree"
+
+
+def parse_value(raw: str | int | None) -> int:
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        value = 99
+    if value not in (-1, 0, 1):
+        raise Invalid("Vote invalide : la valeur doit être 1 (d'accord), -1 (pas d'accord) ou 0 (retirer).")
+    return value
+
+
+class VoteWriter:
+    def __init__(self, ctx: BoardContext) -> None:
+        self.ctx = ctx
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="vote-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def cast(
+        self, slug: str, event_id: int, answer_id: int, participant_id: str, value: int
+    ) -> VoteOutcome:
+        """Record a participant's vote (0 withdraws it); idempotent."""
+        limits = self.ctx.live.limits
+        wait = await limits.retry_after("vote", participant_id)
+        if wait is not None:
+            raise TooFast(f"Vous votez très vite : réessayez dans {wait} s.", wait)
+        await self.start()
+        future: asyncio.Future[VoteOutcome] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Request(slug, answer_id, participant_id, event_id, value, future))
+        outcome = await future
+        if outcome.changed:
+            await limits.hit("vote", participant_id)
+        return outcome
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < MAX_BATCH:
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            except Exception as exc:
+                log.exception("vote batch failed")
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(exc)
+
+    async def _commit(self, batch: list[_Request]) -> None:
+        async with self.ctx.db.writing() as session:
+            conn = await session.connection()
+            accepted = await self._validate(conn, batch)
+            outcomes = await self._apply(conn, accepted)
+            touched = sorted({r.answer_id for r in accepted})
+            counts = await recount_answers(conn, touched)
+            if counts:
+                await conn.execute(
+                    update(Answer)
+                    .where(col(Answer.id) == bindparam("aid"))
+                    .values(agree=bindparam("ag"), disagree=bindparam("dis")),
+                    [{"aid": a, "ag": c.agree, "dis": c.disagree} for a, c in counts.items()],
+                )
+            threads_of = {r.answer_id: r.thread_id for r in accepted}
+            totals = await recount_threads(conn, set(threads_of.values()))
+            await session.commit()
+        await self._publish(accepted, counts, totals, threads_of)
+        for request, changed in zip(accepted, outcomes, strict=True):
+            c = counts[request.answer_id]
+            if not request.future.done():
+                request.future.set_result(
+                    VoteOutcome(
+                        request.answer_id,
+                        request.thread_id,
+                        c.agree,
+                        c.disagree,
+                        request.value,
+                        changed,
+                        request.voting,
+                    )
+                )
+
+    async def _validate(self, conn: AsyncConnection, batch: list[_Request]) -> list[_Request]:
+        answer_ids = {r.answer_id for r in batch}
+        rows = await conn.execute(
+            select(
+                Answer.id,
+                Answer.thread_id,
+                Answer.status,
+                Answer.merged_into,
+                Thread.status,
+                Event.slug,
+                Event.voting,
+            )
+            .join(Thread, col(Thread.id) == col(Answer.thread_id))
+            .join(Event, col(Event.id) == col(Thread.event_id))
+            .where(col(Answer.id).in_(answer_ids))
+        )
+        answers = {r[0]: r for r in rows}
+        people = dict(
+            (
+                await conn.execute(
+                    select(Participant.id, Participant.banned).where(
+                        col(Participant.id).in_({r.participant_id for r in batch})
+                    )
+                )
+            ).all()
+        )
+        missing: dict[str, int] = {}
+        accepted = []
+        for request in batch:
+            error = self._refusal(request, answers.get(request.answer_id), people)
+            if error is not None:
+                request.future.set_exception(error)
+                continue
+            request.thread_id = answers[request.answer_id][1]
+            request.voting = answers[request.answer_id][6]
+            if request.participant_id not in people:
+                missing[request.participant_id] = request.event_id
+            accepted.append(request)
+        if missing:
+            await conn.execute(
+                _insert(conn, Participant)
+                .values(
+                    [
+                        {"id": p, "event_id": e, "banned": False, "created_at": utcnow()}
+                        for p, e in missing.items()
+                    ]
+                )
+                .on_conflict_do_nothing()
+            )
+        return accepted
+
+    @staticmethod
+    def _refusal(
+        request: _Request, answer: Sequence[object] | None, people: dict[str, bool]
+    ) -> BoardError | None:
+        if answer is None or answer[5] != request.slug or answer[2] != "published" or answer[3] is not None:
+            return NotFound("Cette réponse n'existe pas ou n'est pas publiée.")
+        if people.get(request.participant_id):
+            return Forbidden("Votre participation a été suspendue par la modération.")
+        if answer[4] != "open":
+            return Conflict("Ce fil est fermé : les votes sont clos.")
+        if request.value == -1 and answer[6] == "upvote":
+            return Invalid("Cet événement n'accepte que des votes d'approbation.")
+        return None
+
+    async def _apply(self, conn: AsyncConnection, accepted: list[_Request]) -> list[bool]:
+        """Apply votes in arrival order; the last one per participant and answer wins."""
+        if not accepted:
+            return []
+        pairs = {(r.answer_id, r.participant_id) for r in accepted}
+        rows = await conn.execute(
+            select(Vote.answer_id, Vote.participant_id, Vote.value).where(
+                tuple_(col(Vote.answer_id), col(Vote.participant_id)).in_(pairs)
+            )
+        )
+        state: dict[tuple[int, str], int] = {(a, p): v for a, p, v in rows}
+        before = dict(state)
+        changed = []
+        for r in accepted:
+            key = (r.answer_id, r.participant_id)
+            changed.append(state.get(key, 0) != r.value)
+            state[key] = r.value
+        now = utcnow()
+        upserts = [
+            {"answer_id": a, "participant_id": p, "value": v, "updated_at": now}
+            for (a, p), v in state.items()
+            if v != 0 and before.get((a, p), 0) != v
+        ]
+        removals = [(a, p) for (a, p), v in state.items() if v == 0 and before.get((a, p), 0) != 0]
+        if upserts:
+            stmt = _insert(conn, Vote).values(upserts)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["answer_id", "participant_id"],
+                    set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+                )
+            )
+        if removals:
+            await conn.execute(
+                delete(Vote).where(tuple_(col(Vote.answer_id), col(Vote.participant_id)).in_(removals))
+            )
+        return changed
+
+    async def _publish(
+        self,
+        accepted: list[_Request],
+        counts: dict[int, AnswerCounts],
+        totals: dict[int, ThreadCounts],
+        threads_of: dict[int, int],
+    ) -> None:
+        by_thread: dict[int, dict[int, AnswerCounts]] = {}
+        for answer_id, value in counts.items():
+            by_thread.setdefault(threads_of[answer_id], {})[answer_id] = value
+        slugs = {threads_of[r.answer_id]: r.slug for r in accepted}
+        try:
+            for thread_id, answers in by_thread.items():
+                await self.ctx.live.counters.set_answers(thread_id, answers)
+                await self.ctx.live.counters.set_thread(thread_id, totals[thread_id])
+        except Exception:
+            log.warning("live counters unreachable; SQL holds the votes", exc_info=True)
+        for thread_id, answers in by_thread.items():
+            message = {
+                "type": "counts",
+                "thread": thread_id,
+                "answers": {str(a): [c.agree, c.disagree] for a, c in answers.items()},
+                "totals": totals[thread_id].__dict__,
+            }
+            try:
+                self.ctx.live.channels.publish(
+                    message, [thread_channel(thread_id), event_channel(slugs[thread_id])]
+                )
+            except Exception:
+                log.warning("could not publish counts", exc_info=True)
+
+
+def _insert(conn: AsyncConnection, table: type) -> sqlite.Insert | postgresql.Insert:
+    dialect = conn.dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

@@ -1,0 +1,53 @@
+"""The live layer: counters, channels and rate limits, on Redis or in process memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from redis.asyncio import Redis
+
+from board.live.channels import Channels
+from board.live.counters import Counters, MemoryCounters, RedisCounters
+from board.live.limits import RateLimits, memory_limits, redis_limits
+
+
+@dataclass
+class Live:
+    counters: Counters
+    channels: Channels
+    limits: RateLimits
+    redis: Redis | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self.redis is not None
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def _plugin(backend: MemoryChannelsBackend | RedisChannelsPubSubBackend) -> ChannelsPlugin:
+    return ChannelsPlugin(
+        backend=backend,
+        arbitrary_channels_allowed=True,
+        subscriber_max_backlog=1000,
+        subscriber_backlog_strategy="dropleft",
+    )
+
+
+def build_live(redis_url: str | None, prefix: str, rules: dict[str, str]) -> Live:
+    """Redis when a URL is given, otherwise the in-process layer (one worker only)."""
+    if redis_url is None:
+        return Live(MemoryCounters(), Channels(_plugin(MemoryChannelsBackend())), memory_limits(rules))
+    redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10)
+    backend = RedisChannelsPubSubBackend(redis=redis, key_prefix=f"{prefix}channels")
+    return Live(
+        RedisCounters(redis, prefix),
+        Channels(_plugin(backend)),
+        redis_limits(redis_url, prefix, rules),
+        redis,
+    )

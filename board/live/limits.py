@@ -1,0 +1,39 @@
+"""Rate limits by participant (never by address alone), moving window, Redis-backed when shared."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+
+class RateLimits:
+    def __init__(self, storage: Storage, rules: dict[str, str]) -> None:
+        self.storage = storage
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.rules: dict[str, RateLimitItem] = {kind: parse(rule) for kind, rule in rules.items()}
+
+    async def retry_after(self, kind: str, key: str) -> int | None:
+        """Seconds to wait if `key` has used up `kind`, else None. Counts nothing."""
+        item = self.rules[kind]
+        if await self.limiter.test(item, key):
+            return None
+        stats = await self.limiter.get_window_stats(item, key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def hit(self, kind: str, key: str) -> bool:
+        """Count one use; False if the limit was already reached."""
+        return await self.limiter.hit(self.rules[kind], key)
+
+
+def memory_limits(rules: dict[str, str]) -> RateLimits:
+    return RateLimits(MemoryStorage(), rules)
+
+
+def redis_limits(url: str, prefix: str, rules: dict[str, str]) -> RateLimits:
+    uri = "async+" + url if not url.startswith("async+") else url
+    storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}limits")
+    return RateLimits(storage, rules)

@@ -1,0 +1,100 @@
+"""SQLModel tables: SQL is the source of truth for everything the board shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+DEFAULT_SEGMENTS = ["citoyen", "étudiant", "agent public"]
+REASONS = ("offtopic", "abusive", "duplicate", "personal-data", "other")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True, index=True)
+    title: str = Field(max_length=200)
+    place: str = Field(default="", max_length=200)
+    date: str = Field(default="", max_length=40)
+    organisers: str = Field(default="", max_length=300)
+    description: str = Field(default="")
+    moderation: str = Field(default="post", max_length=8)
+    voting: str = Field(default="agree-disagree", max_length=20)
+    segments: list[str] = Field(default_factory=lambda: list(DEFAULT_SEGMENTS), sa_column=Column(JSON))
+    screen_thread_id: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Thread(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    prompt: str = Field(max_length=500)
+    position: int = Field(default=0)
+    status: str = Field(default="open", max_length=8)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Participant(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    segment: str | None = Field(default=None, max_length=40)
+    name: str | None = Field(default=None, max_length=40)
+    banned: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Answer(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("participant_id", "client_key", name="uq_answer_participant_client_key"),
+        Index("ix_answer_thread_status", "thread_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: int = Field(foreign_key="thread.id")
+    participant_id: str = Field(foreign_key="participant.id", index=True, max_length=32)
+    body: str = Field(max_length=500)
+    status: str = Field(default="published", max_length=10)
+    reason: str | None = Field(default=None, max_length=20)
+    pinned: bool = Field(default=False)
+    merged_into: int | None = Field(default=None, foreign_key="answer.id")
+    client_key: str | None = Field(default=None, max_length=36)
+    agree: int = Field(default=0)
+    disagree: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Vote(SQLModel, table=True):
+    answer_id: int = Field(foreign_key="answer.id", primary_key=True)
+    participant_id: str = Field(foreign_key="participant.id", primary_key=True, max_length=32)
+    value: int
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, unique=True, index=True)
+    password_hash: str = Field(max_length=200)
+    is_admin: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EventRole(SQLModel, table=True):
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    event_id: int = Field(foreign_key="event.id", primary_key=True)
+    role: str = Field(max_length=12)
+
+
+class AuditEntry(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    actor: str = Field(max_length=80)
+    action: str = Field(max_length=40)
+    target: str = Field(default="", max_length=200)
+    reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)

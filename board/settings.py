@@ -1,0 +1,76 @@
+"""Environment → one frozen settings object, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DATA_DIR = Path(os.environ.get("BOARD_DATA_DIR", "var"))
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{DATA_DIR / 'board.sqlite3'}"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or wrong; the message says which and how to fix it."""
+
+
+def _demo_secret(path: Path) -> str:
+    """A demo secret kept on disk so participant cookies survive a restart of `serve --demo`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    redis_prefix: str = "board:"
+    demo: bool = False
+    debug: bool = False
+    data_licence: str = "Licence Ouverte / Etalab 2.0"
+    answer_limit: str = "5/minute"
+    vote_limit: str = "60/minute"
+    join_limit: str = "600/minute"
+    seeds_dir: Path = field(default_factory=lambda: Path("seeds"))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, *, demo: bool = False, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        secret = env.get("BOARD_SECRET_KEY", "")
+        if not secret:
+            if not demo:
+                raise SettingsError(
+                    "BOARD_SECRET_KEY is not set. Set it to a long random string "
+                    "(python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                    "or run `board serve --demo` to try the board."
+                )
+            secret = _demo_secret(DATA_DIR / "demo-secret")
+        if len(secret) < 16:
+            raise SettingsError("BOARD_SECRET_KEY must be at least 16 characters long.")
+        return cls(
+            database_url=env.get("BOARD_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=env.get("BOARD_REDIS_URL") or None,
+            secret_key=secret,
+            public_url=(env.get("BOARD_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            redis_prefix=env.get("BOARD_REDIS_PREFIX") or "board:",
+            demo=demo,
+            debug=env.get("BOARD_DEBUG", "") in {"1", "true", "yes"},
+            data_licence=env.get("BOARD_DATA_LICENCE") or "Licence Ouverte / Etalab 2.0",
+            answer_limit=env.get("BOARD_ANSWER_LIMIT") or "5/minute",
+            vote_limit=env.get("BOARD_VOTE_LIMIT") or "60/minute",
+            join_limit=env.get("BOARD_JOIN_LIMIT") or "600/minute",
+            seeds_dir=Path(env.get("BOARD_SEEDS_DIR") or "seeds"),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,17 @@
+// Small behaviours that htmx attributes cannot express; the pages work without them.
+(function () {
+  "use strict";
+  // A streamed answer that is already on the page (our own, or a replay after reconnecting) is not added twice.
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    if (event.detail.type !== "answer") return;
+    var match = /id="(a\d+)"/.exec(event.detail.data || "");
+    if (match && document.getElementById(match[1])) event.preventDefault();
+  });
+  // Flash messages fade out on their own.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "flash") {
+      var area = event.detail.target;
+      setTimeout(function () { area.textContent = ""; }, 6000);
+    }
+  });
+})();

@@ -1,0 +1,1 @@
+"""Litestar controllers per audience, identity, rendering and error pages."""

@@ -1,0 +1,68 @@
+"""The read-only JSON API: published content only, never a participant id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from litestar import Controller, Request, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+
+from board.domain import counts, events, results
+from board.domain.events import thread_view
+from board.domain.results import AnswerResult
+from board.models import Thread
+from board.web.deps import board_context
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    id: int
+    prompt: str
+    status: str
+    answers: int
+    votes: int
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    slug: str
+    title: str
+    threads: list[ThreadSummary]
+
+
+class ApiController(Controller):
+    path = "/api"
+    tags: ClassVar[list[str]] = ["public"]
+
+    @get("/events/{slug:str}", name="api_event", summary="An event and its public threads, with counts")
+    async def event(self, request: Request, slug: FromPath[str]) -> EventSummary:
+        ctx = board_context(request)
+        event = await events.get_event(ctx, slug)
+        threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
+        return EventSummary(
+            slug=event.slug,
+            title=event.title,
+            threads=[
+                ThreadSummary(t.id, t.prompt, t.status, t.counts.answers, t.counts.votes) for t in threads
+            ],
+        )
+
+    @get("/threads/{thread_id:int}/answers", name="api_answers", summary="A thread's published answers")
+    async def answers(
+        self,
+        request: Request,
+        thread_id: FromPath[int],
+        sort: FromQuery[str] = "top",
+        limit: FromQuery[int] = 50,
+    ) -> list[AnswerResult]:
+        ctx = board_context(request)
+        async with ctx.db.session() as session:
+            thread = await session.get(Thread, thread_id)
+        if thread is None or thread.status == "draft":
+            raise NotFoundException("Ce fil de discussion n'existe pas.")
+        order: results.Sort = "new" if sort == "new" else "top"
+        return await results.answer_results(
+            ctx, thread_view(thread), sort=order, limit=max(1, min(limit, 500))
+        )

@@ -1,0 +1,86 @@
+"""Error responses: HTML pages (or an htmx flash message) on HTML routes, JSON under /api."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.response import Template
+
+from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
+from board.web.render import is_htmx
+
+STATUS = {NotFound: 404, Invalid: 422, Forbidden: 403, Conflict: 409, TooFast: 429}
+TITLES = {
+    400: "Requête invalide",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Méthode non permise",
+    409: "Action impossible pour l'instant",
+    413: "Envoi trop volumineux",
+    422: "Saisie à corriger",
+    429: "Un peu trop vite",
+    500: "Erreur du serveur",
+}
+CSRF_MESSAGE = "Le jeton de sécurité du formulaire manque ou a expiré : rechargez la page puis réessayez."
+
+
+def _respond(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    headers = dict(headers or {})
+    if request.url.path.startswith("/api/") or request.url.path.startswith("/schema"):
+        return Response({"status_code": status, "detail": message}, status_code=status, headers=headers)
+    title = TITLES.get(status, "Erreur")
+    if is_htmx(request):
+        headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
+        return Template(
+            template_name="components/flash.html",
+            context={"message": message, "level": "error"},
+            status_code=status,
+            headers=headers,
+        )
+    return Template(
+        template_name="error.html",
+        context={"status": status, "title": title, "message": message},
+        status_code=status,
+        headers=headers,
+        media_type=MediaType.HTML,
+    )
+
+
+def board_error(request: Request, exc: BoardError) -> Response[Any]:
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooFast) else None
+    return _respond(request, status, exc.message, headers)
+
+
+def http_error(request: Request, exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
+        message = CSRF_MESSAGE
+    elif isinstance(exc, NotFoundException):
+        message = exc.detail if exc.detail and exc.detail != "Not Found" else "Cette page n'existe pas."
+    elif isinstance(exc, ValidationException):
+        message = "La requête contient une valeur invalide."
+    else:
+        message = exc.detail or TITLES.get(status, "Erreur")
+    return _respond(request, status, message, dict(exc.headers or {}))
+
+
+def server_error(request: Request, exc: Exception) -> Response[Any]:
+    request.logger.exception("unhandled error", exc_info=exc)
+    return _respond(request, 500, "Une erreur inattendue est survenue ; réessayez dans un instant.")
+
+
+HANDLERS: dict[type[Exception] | int, Any] = {
+    BoardError: board_error,
+    HTTPException: http_error,
+    500: server_error,
+}

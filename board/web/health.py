@@ -1,0 +1,36 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from litestar import Request, get
+from litestar.response import Response
+from sqlalchemy import text
+
+from board.web.deps import board_context
+
+
+@get(
+    "/healthz",
+    name="healthz",
+    include_in_schema=False,
+    media_type="text/plain",
+    opt={"exclude_from_csrf": True},
+)
+async def healthz() -> str:
+    return "ok"
+
+
+@get("/readyz", name="readyz", media_type="text/plain", summary="Database and Redis reachable")
+async def readyz(request: Request) -> Response[str]:
+    ctx = board_context(request)
+    problems = []
+    try:
+        async with ctx.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        problems.append("database unreachable")
+    if not await ctx.live.counters.ping():
+        problems.append("redis unreachable")
+    if problems:
+        return Response("; ".join(problems), status_code=503, media_type="text/plain")
+    return Response("ready", media_type="text/plain")

@@ -1,0 +1,230 @@
+"""Participant pages: join, profile, threads, answers and votes; every form works without JavaScript."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Response, Template
+
+from board.domain import answers, counts, events
+from board.domain.answers import Sort
+from board.domain.errors import Invalid
+from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
+from board.domain.votes import parse_value
+from board.web.deps import board_context, visitor
+from board.web.identity import read_participant
+from board.web.render import is_htmx, page
+
+
+@dataclass(frozen=True)
+class EventPage:
+    event: EventView
+    threads: list[ThreadView]
+    participant: ParticipantView
+    participants: int
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    event: EventView
+    thread: ThreadView
+    answers: list[AnswerView]
+    participant: ParticipantView
+    sort: Sort
+    draft: str = ""
+    error: str | None = None
+    client_key: str = ""
+
+
+def _with_cookies(response: Response[Any], cookies: list[Any]) -> Response[Any]:
+    for cookie in cookies:
+        response.set_cookie(cookie)
+    return response
+
+
+def _fresh_key() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+class ParticipantController(Controller):
+    include_in_schema = False
+
+    @get("/", name="home")
+    async def home(self, request: Request) -> Template:
+        ctx = board_context(request)
+        return page(request, "participant/home.html", {"events": await events.list_events(ctx)})
+
+    @get("/join", name="join")
+    async def join(self, request: Request, code: FromQuery[str] = "") -> Response[Any]:
+        ctx = board_context(request)
+        slug = code.strip().lower().rsplit("/", 1)[-1]
+        try:
+            event = await events.get_event(ctx, slug)
+        except Exception:
+            return page(
+                request,
+                "participant/home.html",
+                {
+                    "events": await events.list_events(ctx),
+                    "code": code,
+                    "error": "Aucun événement ne porte ce code.",
+                },
+                status_code=404,
+            )
+        return Redirect(f"/e/{event.slug}", status_code=303)
+
+    @get("/e/{slug:str}", name="event")
+    async def event_page(self, request: Request, slug: FromPath[str]) -> Response[Any]:
+        ctx = board_context(request)
+        event = await events.get_event(ctx, slug)
+        participant, cookies = await visitor(ctx, request, event)
+        threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
+        data = EventPage(event, threads, participant, await counts.participants(ctx, event.id))
+        return _with_cookies(page(request, "participant/event.html", {"page": data}), cookies)
+
+    @post("/e/{slug:str}/profile", name="profile")
+    async def profile(self, request: Request, slug: FromPath[str]) -> Response[Any]:
+        from board.domain import participants
+
+        ctx = board_context(request)
+        event = await events.get_event(ctx, slug)
+        participant, cookies = await visitor(ctx, request, event)
+        form = await request.form()
+        try:
+            participant = await participants.set_profile(
+                ctx, event, participant, str(form.get("segment", "")), str(form.get("name", ""))
+            )
+        except Invalid as exc:
+            threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
+            data = EventPage(
+                event, threads, participant, await counts.participants(ctx, event.id), exc.message
+            )
+            return _with_cookies(
+                page(request, "participant/event.html", {"page": data}, block="profile", status_code=422),
+                cookies,
+            )
+        if is_htmx(request):
+            threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
+            data = EventPage(
+                event, threads, participant, await counts.participants(ctx, event.id), "Profil enregistré."
+            )
+            return _with_cookies(
+                page(request, "participant/event.html", {"page": data}, block="profile"), cookies
+            )
+        return _with_cookies(Redirect(f"/e/{slug}", status_code=303), cookies)
+
+    @get("/e/{slug:str}/t/{thread_id:int}", name="thread")
+    async def thread_page(
+        self, request: Request, slug: FromPath[str], thread_id: FromPath[int], sort: FromQuery[str] = "top"
+    ) -> Response[Any]:
+        ctx = board_context(request)
+        event = await events.get_event(ctx, slug)
+        thread = await events.get_thread(ctx, event, thread_id)
+        participant, cookies = await visitor(ctx, request, event)
+        order: Sort = "new" if sort == "new" else "top"
+        [thread] = await counts.with_counts(ctx, [thread])
+        listed = await answers.list_answers(ctx, thread, sort=order, viewer=participant.id)
+        data = ThreadPage(event, thread, listed, participant, order, client_key=_fresh_key())
+        return _with_cookies(
+            page(request, "participant/thread.html", {"page": data}, block="answers"), cookies
+        )
+
+    @post("/e/{slug:str}/t/{thread_id:int}/answers", name="answer")
+    async def post_answer(
+        self, request: Request, slug: FromPath[str], thread_id: FromPath[int]
+    ) -> Response[Any]:
+        ctx = board_context(request)
+        event = await events.get_event(ctx, slug)
+        thread = await events.get_thread(ctx, event, thread_id)
+        participant, cookies = await visitor(ctx, request, event)
+        form = await request.form()
+        body = str(form.get("body", ""))
+        key = str(form.get("client_key", "") or "") or None
+        try:
+            answer, _new = await answers.post(ctx, event, thread, participant, body, key)
+        except Invalid as exc:
+            data = ThreadPage(
+                event,
+                thread,
+                [],
+                participant,
+                "top",
+                draft=body[:2000],
+                error=exc.message,
+                client_key=key or _fresh_key(),
+            )
+            if is_htmx(request):
+                return _with_cookies(
+                    page(
+                        request,
+                        "participant/thread.html",
+                        {"page": data},
+                        block="answer_form",
+                        status_code=422,
+                    ),
+                    cookies,
+                )
+            [thread] = await counts.with_counts(ctx, [thread])
+            listed = await answers.list_answers(ctx, thread, viewer=participant.id)
+            data = ThreadPage(
+                event,
+                thread,
+                listed,
+                participant,
+                "top",
+                draft=body[:2000],
+                error=exc.message,
+                client_key=key or _fresh_key(),
+            )
+            return _with_cookies(
+                page(request, "participant/thread.html", {"page": data}, status_code=422), cookies
+            )
+        if not is_htmx(request):
+            return _with_cookies(
+                Redirect(f"/e/{slug}/t/{thread_id}?sort=new#a{answer.id}", status_code=303), cookies
+            )
+        data = ThreadPage(event, thread, [answer], participant, "top", client_key=_fresh_key())
+        status = 201 if answer.is_published else 202
+        return _with_cookies(
+            page(
+                request,
+                "participant/thread.html",
+                {"page": data, "posted": answer},
+                block="posted",
+                status_code=status,
+            ),
+            cookies,
+        )
+
+    @post("/e/{slug:str}/answers/{answer_id:int}/vote", name="vote")
+    async def vote(self, request: Request, slug: FromPath[str], answer_id: FromPath[int]) -> Response[Any]:
+        ctx = board_context(request)
+        form = await request.form()
+        value = parse_value(form.get("value"))
+        found = read_participant(request, ctx.settings.secret_key, slug)
+        if found is None:
+            event = await events.get_event(ctx, slug)
+            participant, cookies = await visitor(ctx, request, event)
+            event_id, participant_id = event.id, participant.id
+        else:
+            (event_id, participant_id), cookies = found, []
+        outcome = await ctx.votes.cast(slug, event_id, answer_id, participant_id, value)
+        if not is_htmx(request):
+            return _with_cookies(
+                Redirect(f"/e/{slug}/t/{outcome.thread_id}#a{answer_id}", status_code=303), cookies
+            )
+        widget = {
+            "slug": slug,
+            "answer_id": answer_id,
+            "agree": outcome.agree,
+            "disagree": outcome.disagree,
+            "my_vote": outcome.value,
+            "upvote": outcome.voting == "upvote",
+        }
+        return _with_cookies(Template(template_name="components/vote_response.html", context=widget), cookies)

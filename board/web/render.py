@@ -1,0 +1,94 @@
+"""The Jinja environment shared by page responses and fragments rendered outside a request (SSE)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2_fragments.litestar import HTMXBlockTemplate
+from litestar import Request
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Template
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATES = ROOT / "templates"
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+REASON_LABELS = {
+    "offtopic": "hors-sujet",
+    "abusive": "propos abusifs",
+    "duplicate": "doublon",
+    "personal-data": "données personnelles",
+    "other": "autre motif",
+}
+
+
+@cache
+def static_url(name: str) -> str:
+    """A cache-busting URL: the file's content hash in the query string."""
+    digest = hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:10]
+    return f"/static/{name}?v={digest}"
+
+
+def vendor_file(prefix: str) -> str:
+    matches = sorted((STATIC / "vendor").glob(f"{prefix}-[0-9]*.js"))
+    if not matches:
+        raise RuntimeError(f"missing vendored script {prefix} under {STATIC / 'vendor'}")
+    return f"vendor/{matches[-1].name}"
+
+
+def hhmm(value: datetime) -> str:
+    return value.strftime("%H:%M")
+
+
+def make_environment(*, auto_reload: bool = False) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        auto_reload=auto_reload,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        static_url=static_url,
+        htmx_js=vendor_file("htmx"),
+        sse_js=vendor_file("htmx-ext-sse"),
+        reason_labels=REASON_LABELS,
+    )
+    env.filters["hhmm"] = hhmm
+    return env
+
+
+def is_htmx(request: Request) -> bool:
+    return isinstance(request, HTMXRequest) and bool(request.htmx)
+
+
+def page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    """The whole page, or for an htmx request only `block` of the same template."""
+    if block and is_htmx(request):
+        return HTMXBlockTemplate(
+            template_name=template, context=context, block_name=block, status_code=status_code
+        )
+    return Template(template_name=template, context=context, status_code=status_code)
+
+
+class Fragments:
+    """Renders component macros with no request, for messages pushed to many streams."""
+
+    def __init__(self, env: jinja2.Environment) -> None:
+        self.env = env
+
+    def macro(self, template: str, name: str, *args: Any, **kwargs: Any) -> str:
+        module = self.env.get_template(template).module
+        return str(getattr(module, name)(*args, **kwargs))

@@ -1,0 +1,136 @@
+"""The real app in process over HTTP, on its own SQLite file and, where asked, its own Redis prefix."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from board.app import create_app
+from board.domain.context import BoardContext
+from board.domain.seeding import seed_file
+from board.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_SEED = ROOT / "seeds" / "republique-collaborative.toml"
+SLUG = "republique-collaborative"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+def test_settings(tmp_path: Path, *, redis: bool = False, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'board.sqlite3'}",
+        "redis_url": REDIS_URL if redis else None,
+        "redis_prefix": f"test:{uuid.uuid4().hex[:12]}:",
+        "secret_key": "test-secret-key-0123456789abcdef",
+        "public_url": "http://testserver.local",
+        "seeds_dir": ROOT / "seeds",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def drop_redis_prefix(prefix: str) -> None:
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+class Phone:
+    """One participant's browser: its own cookies, the CSRF token it was given, htmx or not."""
+
+    def __init__(self, app: Litestar) -> None:
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver.local", follow_redirects=False
+        )
+        self.csrf = ""
+
+    async def open(self, path: str, **kwargs: Any) -> httpx.Response:
+        response = await self.http.get(path, **kwargs)
+        found = CSRF_RE.search(response.text)
+        if found:
+            self.csrf = found.group(1)
+        return response
+
+    async def submit(
+        self, path: str, data: dict[str, Any], *, htmx: bool = False, csrf: bool = True
+    ) -> httpx.Response:
+        """A form post: htmx sends the token in a header, a plain form in a hidden field."""
+        headers = {}
+        fields = dict(data)
+        if htmx:
+            headers["HX-Request"] = "true"
+            if csrf:
+                headers["x-csrftoken"] = self.csrf
+        elif csrf:
+            fields["_csrf_token"] = self.csrf
+        return await self.http.post(path, data=fields, headers=headers)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+@dataclass
+class Board:
+    app: Litestar
+    ctx: BoardContext
+    tmp_path: Path
+    phones: list[Phone]
+
+    async def phone(self, path: str | None = f"/e/{SLUG}") -> Phone:
+        phone = Phone(self.app)
+        self.phones.append(phone)
+        if path:
+            response = await phone.open(path)
+            assert response.status_code == 200, response.text
+        return phone
+
+    async def thread_ids(self) -> list[int]:
+        from board.domain import events
+
+        event = await events.get_event(self.ctx, SLUG)
+        return [t.id for t in await events.list_threads(self.ctx, event.id)]
+
+
+async def start_board(tmp_path: Path, **settings: Any) -> AsyncIterator[Board]:
+    app = create_app(test_settings(tmp_path, **settings))
+    ctx: BoardContext = app.state.board
+    await ctx.db.upgrade()
+    await seed_file(ctx, DEMO_SEED)
+    board = Board(app, ctx, tmp_path, [])
+    async with AsyncTestClient(app):
+        try:
+            yield board
+        finally:
+            for phone in board.phones:
+                await phone.close()
+    if ctx.settings.redis_url:
+        await drop_redis_prefix(ctx.settings.redis_prefix)
+
+
+@pytest.fixture
+async def board(tmp_path: Path) -> AsyncIterator[Board]:
+    """The board with the in-process live layer, seeded with the demo event."""
+    async for b in start_board(tmp_path):
+        yield b
+
+
+@pytest.fixture
+async def redis_board(tmp_path: Path) -> AsyncIterator[Board]:
+    """The board on the real Redis, under a key prefix of its own."""
+    async for b in start_board(tmp_path, redis=True):
+        yield b
