@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from board.app import create_app
@@ -112,12 +112,22 @@ async def start_board(tmp_path: Path, **settings: Any) -> AsyncIterator[Board]:
     await ctx.db.upgrade()
     await seed_file(ctx, DEMO_SEED)
     board = Board(app, ctx, tmp_path, [])
-    async with AsyncTestClient(app):
-        try:
-            yield board
-        finally:
-            for phone in board.phones:
-                await phone.close()
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    running = asyncio.create_task(lifespan())
+    await asyncio.wait_for(started.wait(), 10)
+    try:
+        yield board
+    finally:
+        for phone in board.phones:
+            await phone.close()
+        stop.set()
+        await running
     if ctx.settings.redis_url:
         await drop_redis_prefix(ctx.settings.redis_prefix)
 

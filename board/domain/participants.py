@@ -73,7 +73,8 @@ async def set_profile(
     if len(name) > NAME_MAX:
         raise Invalid(f"Le nom affiché doit faire au plus {NAME_MAX} caractères.")
     async with ctx.db.writing() as session:
-        await session.execute(
+        conn = await session.connection()
+        await conn.execute(
             update(Participant)
             .where(Participant.id == participant.id)  # type: ignore[arg-type]
             .values(segment=segment or None, name=name or None)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from board.live.channels import Channels
 from board.live.counters import Counters, MemoryCounters, RedisCounters
@@ -43,11 +43,19 @@ def build_live(redis_url: str | None, prefix: str, rules: dict[str, str]) -> Liv
     """Redis when a URL is given, otherwise the in-process layer (one worker only)."""
     if redis_url is None:
         return Live(MemoryCounters(), Channels(_plugin(MemoryChannelsBackend())), memory_limits(rules))
-    redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10)
+    pool = BlockingConnectionPool.from_url(
+        redis_url,
+        max_connections=256,
+        timeout=5,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        health_check_interval=10,
+    )
+    redis = Redis(connection_pool=pool)
     backend = RedisChannelsPubSubBackend(redis=redis, key_prefix=f"{prefix}channels")
     return Live(
         RedisCounters(redis, prefix),
         Channels(_plugin(backend)),
-        redis_limits(redis_url, prefix, rules),
+        redis_limits(redis_url, prefix, rules, pool),
         redis,
     )

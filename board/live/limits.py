@@ -8,6 +8,7 @@ import time
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import ConnectionPool
 
 
 class RateLimits:
@@ -33,7 +34,8 @@ def memory_limits(rules: dict[str, str]) -> RateLimits:
     return RateLimits(MemoryStorage(), rules)
 
 
-def redis_limits(url: str, prefix: str, rules: dict[str, str]) -> RateLimits:
+def redis_limits(url: str, prefix: str, rules: dict[str, str], pool: ConnectionPool) -> RateLimits:
+    """Limits on the live layer's own connection pool, so they share its connections."""
     uri = "async+" + url if not url.startswith("async+") else url
-    storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}limits")
+    storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}limits", connection_pool=pool)
     return RateLimits(storage, rules)

@@ -1,0 +1,733 @@
+"""Vote throughput benchmark against the real server (granian), with wrk as the load generator.
+
+Run from the project root:
+
+    uv run python -m tests.bench_votes [--seconds 10] [--clients 50] [--participants 5000] \\
+        [--answers 50] [--workers 1] [--database-url URL] [--redis-url redis://127.0.0.1:6379/0]
+
+It starts `board serve` on a fresh temporary SQLite database (or --database-url) and its own Redis
+key prefix, posts answers on the first thread of the demo event, creates participants over HTTP,
+then runs wrk twice with the same connections, threads and duration: votes (POST .../vote, htmx,
+CSRF header, one participant cookie per request, rotating) and the bare GET /healthz. It prints
+votes/s, latency, errors and the ratio to /healthz against the budgets in DESIGN.md, checks that
+the API's counts equal the rows of the vote table, and weighs a phone's first load of a thread page.
+
+This is not a pytest test. It needs wrk (`apt-get install -y wrk`) and, by default, a Redis server.
+Pass `--redis-url ''` to run with the in-process live layer (one worker only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import html.parser
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SLUG = "republique-collaborative"
+COOKIE = f"bp_{SLUG}"
+HTMX = {"HX-Request": "true"}
+RESULT_RE = re.compile(r"^BENCH (.*)$", re.MULTILINE)
+
+# Budgets, from DESIGN.md "Budgets".
+MIN_RATIO = 0.08
+MAX_P99_MS = 100.0
+MAX_PAGE_BYTES = 40 * 1000
+MAX_PAGE_REQUESTS = 6
+MAX_VOTE_BYTES = 2 * 1000
+BENCH_LIMITS = {"BOARD_JOIN_LIMIT": "100000/minute", "BOARD_VOTE_LIMIT": "100000/minute"}
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The server
+
+
+@dataclass
+class Server:
+    """`board serve` in a subprocess of its own session, its output in files under the temp dir."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stderr_tail(self, lines: int = 60) -> str:
+        text = self.stderr.read_text(errors="replace") if self.stderr.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> int | None:
+        """SIGINT (granian's graceful shutdown), then SIGTERM, then SIGKILL to our own process group."""
+        if not self.alive():
+            return self.process.returncode
+        for sig, wait in ((signal.SIGINT, 20.0), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+            try:
+                return self.process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                say(f"  server still running after {signal.Signals(sig).name}")
+        return self.process.poll()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def board_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "board.cli", *args]
+
+
+def run_board(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run(board_command(*args), cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"`board {' '.join(args)}` failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    for line in done.stdout.splitlines():
+        say(f"  board {args[0]}: {line}")
+
+
+def start_server(env: dict[str, str], workers: int, workdir: Path) -> Server:
+    port = free_port()
+    out, err = workdir / "server.out", workdir / "server.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            board_command("serve", "--port", str(port), "--workers", str(workers)),
+            cwd=ROOT,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, out, err)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise SystemExit(f"the server exited ({process.returncode}):\n{server.stderr_tail()}")
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
+                return server
+        time.sleep(0.2)
+    server.stop()
+    raise SystemExit(f"the server did not answer /healthz within 60 s:\n{server.stderr_tail()}")
+
+
+def drop_redis_prefix(url: str, prefix: str) -> int:
+    from redis import Redis
+
+    redis = Redis.from_url(url)
+    try:
+        keys = list(redis.scan_iter(match=f"{prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            redis.delete(*keys[start : start + 1000])
+        return len(keys)
+    finally:
+        redis.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Preparation over HTTP
+
+
+def no_cookie_jar() -> CookieJar:
+    """A jar that keeps nothing, so one client can play many first-time visitors at once.
+
+    A plain CookieJar, not httpx.Cookies: the client copies an httpx.Cookies into a default jar.
+    """
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+@dataclass
+class Fixture:
+    thread_id: int
+    answer_ids: list[int]
+    csrf: str
+    cookies: list[str] = field(default_factory=list)
+
+
+async def first_thread(http: httpx.AsyncClient) -> int:
+    response = await http.get(f"/api/events/{SLUG}")
+    response.raise_for_status()
+    threads = [t for t in response.json()["threads"] if t["status"] == "open"]
+    if not threads:
+        raise SystemExit(f"no open thread in {SLUG}: {response.text}")
+    thread_id: int = threads[0]["id"]
+    return thread_id
+
+
+async def post_answers(base: str, thread_id: int, count: int) -> list[int]:
+    """`count` answers, a new participant for every 5 (the answer limit is 5 a minute each)."""
+    ids: list[int] = []
+    client: httpx.AsyncClient | None = None
+    try:
+        for n in range(count):
+            if n % 5 == 0:
+                if client is not None:
+                    await client.aclose()
+                client = httpx.AsyncClient(base_url=base, timeout=30)
+                page = await client.get(f"/e/{SLUG}/t/{thread_id}")
+                page.raise_for_status()
+                if 'name="_csrf_token"' not in page.text:
+                    say("  note: no hidden _csrf_token input on the thread page")
+            assert client is not None
+            response = await client.post(
+                f"/e/{SLUG}/t/{thread_id}/answers",
+                data={
+                    "body": f"Réponse de banc d'essai n° {n + 1} : {secrets.token_hex(4)}",
+                    "client_key": str(uuid.uuid4()),
+                },
+                headers={**HTMX, "x-csrftoken": client.cookies.get("csrftoken", "")},
+            )
+            if response.status_code != 201:
+                raise SystemExit(f"posting answer {n + 1}: {response.status_code} {response.text[:500]}")
+            found = re.search(r'id="a(\d+)"', response.text)
+            if found:
+                ids.append(int(found.group(1)))
+    finally:
+        if client is not None:
+            await client.aclose()
+    if len(ids) != count:
+        # The fragment did not carry the id: read the answers back from the API, newest first.
+        async with httpx.AsyncClient(base_url=base) as http:
+            response = await http.get(
+                f"/api/threads/{thread_id}/answers", params={"sort": "new", "limit": count}
+            )
+        ids = [a["id"] for a in response.json()]
+    return ids
+
+
+async def create_participants(base: str, count: int, concurrency: int) -> tuple[list[str], str, float]:
+    """`count` first visits to the event page: the signed participant cookies and one CSRF token."""
+    cookies: list[str] = []
+    csrf = ""
+    failures: list[str] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal csrf
+        while not queue.empty():
+            queue.get_nowait()
+            response = await http.get(f"/e/{SLUG}")
+            jar = response.cookies
+            if response.status_code != 200 or COOKIE not in jar:
+                failures.append(f"{response.status_code} {response.text[:200]}")
+                continue
+            cookies.append(jar[COOKIE])
+            csrf = csrf or jar.get("csrftoken", "")
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base, cookies=no_cookie_jar(), limits=limits, timeout=60) as http:
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"{len(failures)} of {count} joins failed, e.g. {failures[0]}")
+    if len(set(cookies)) != count:
+        raise SystemExit(f"expected {count} distinct participant cookies, got {len(set(cookies))}")
+    if not csrf:
+        raise SystemExit("no csrftoken cookie was set by GET /e/{slug}")
+    return cookies, csrf, elapsed
+
+
+# --------------------------------------------------------------------------------------------
+# wrk
+
+WRK_DONE = """
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH requests=%d duration_us=%d bytes=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d "
+    .. "connect=%d read=%d write=%d timeout=%d status=%d%s\\n",
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    e.connect, e.read, e.write, e.timeout, e.status, status_summary and status_summary() or ""))
+end
+"""
+
+WRK_VOTES = """
+-- Generated by tests/bench_votes.py: votes rotating over participants and answers.
+local path_prefix = "/e/%(slug)s/answers/"
+local csrf = "%(csrf)s"
+local cookies = {
+%(cookies)s
+}
+local answers = {%(answers)s}
+
+local threads = {}
+local counter = 1
+
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+local i = 0
+seen = {}
+
+function init(args)
+  math.randomseed(tid * 7919 + os.time())
+  i = tid - 1
+end
+
+function request()
+  local p = (i %% #cookies) + 1
+  local a = ((i + math.floor(i / #cookies)) %% #answers) + 1
+  i = i + %(threads)d
+  local value = (math.random(2) == 1) and "1" or "-1"
+  return wrk.format("POST", path_prefix .. answers[a] .. "/vote", {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["HX-Request"] = "true",
+    ["x-csrftoken"] = csrf,
+    ["Cookie"] = "csrftoken=" .. csrf .. "; %(cookie)s=" .. cookies[p],
+  }, "value=" .. value)
+end
+
+function response(status, headers, body)
+  if status >= 300 then
+    seen[status] = (seen[status] or 0) + 1
+  end
+end
+
+function status_summary()
+  local totals = {}
+  for _, thread in ipairs(threads) do
+    local s = thread:get("seen")
+    if s then
+      for code, n in pairs(s) do totals[code] = (totals[code] or 0) + n end
+    end
+  end
+  local parts = {}
+  for code, n in pairs(totals) do table.insert(parts, code .. ":" .. n) end
+  table.sort(parts)
+  if #parts == 0 then return "" end
+  return " codes=" .. table.concat(parts, ",")
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    status_errors: int
+    socket_errors: int
+    codes: str
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.status_errors + self.socket_errors
+
+
+def run_wrk(url: str, script: Path, *, seconds: int, clients: int, threads: int) -> WrkResult:
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{clients}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    found = RESULT_RE.search(done.stdout)
+    if done.returncode != 0 or not found:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    fields = dict(part.split("=", 1) for part in found.group(1).split())
+    number = {k: int(v) for k, v in fields.items() if k != "codes"}
+    return WrkResult(
+        requests=number["requests"],
+        seconds=number["duration_us"] / 1e6,
+        p50_ms=number["p50_us"] / 1000,
+        p90_ms=number["p90_us"] / 1000,
+        p99_ms=number["p99_us"] / 1000,
+        max_ms=number["max_us"] / 1000,
+        status_errors=number["status"],
+        socket_errors=number["connect"] + number["read"] + number["write"] + number["timeout"],
+        codes=fields.get("codes", ""),
+    )
+
+
+def write_vote_script(path: Path, fixture: Fixture, threads: int) -> None:
+    cookies = ",\n".join(f'  "{c}"' for c in fixture.cookies)
+    body = WRK_VOTES % {
+        "slug": SLUG,
+        "csrf": fixture.csrf,
+        "cookies": cookies,
+        "answers": ", ".join(str(a) for a in fixture.answer_ids),
+        "threads": threads,
+        "cookie": COOKIE,
+    }
+    path.write_text(body + WRK_DONE)
+
+
+# --------------------------------------------------------------------------------------------
+# Page weight
+
+
+class AssetParser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.assets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "link" and "stylesheet" in (a.get("rel") or "").split() and a.get("href"):
+            self.assets.append(a["href"] or "")
+        elif tag == "script" and a.get("src"):
+            self.assets.append(a["src"] or "")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    url: str
+    status: int
+    encoding: str
+    wire: int
+    decoded: int
+
+
+async def fetch(http: httpx.AsyncClient, url: str) -> tuple[Transfer, httpx.Response]:
+    """One GET; `num_bytes_downloaded` counts the body as it came over the wire, before decoding."""
+    response = await http.get(url)
+    encoding = response.headers.get("content-encoding", "-")
+    wire, decoded = response.num_bytes_downloaded, len(response.content)
+    return Transfer(url, response.status_code, encoding, wire, decoded), response
+
+
+async def page_weight(base: str, thread_id: int) -> list[Transfer]:
+    """A phone's first load of a thread page: HTML, then its same-origin stylesheets and scripts."""
+    headers = {"Accept-Encoding": "gzip"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+        page, response = await fetch(http, f"/e/{SLUG}/t/{thread_id}")
+        parser = AssetParser()
+        parser.feed(response.text)
+        transfers = [page]
+        origin = urlsplit(base).netloc
+        for href in dict.fromkeys(parser.assets):
+            url = urljoin(f"{base}/e/{SLUG}/t/{thread_id}", href)
+            if urlsplit(url).netloc != origin:
+                say(f"  (not same-origin, not counted: {url})")
+                continue
+            transfer, _ = await fetch(http, url)
+            transfers.append(transfer)
+    return transfers
+
+
+async def vote_response(base: str, fixture: Fixture) -> tuple[int, int, int]:
+    """One htmx vote as a phone sends it: status, decoded body bytes, gzip bytes on the wire."""
+    async with httpx.AsyncClient(base_url=base, cookies=no_cookie_jar(), timeout=30) as http:
+        cookie = f"csrftoken={fixture.csrf}; {COOKIE}={fixture.cookies[0]}"
+        response = await http.post(
+            f"/e/{SLUG}/answers/{fixture.answer_ids[0]}/vote",
+            data={"value": "1"},
+            headers={**HTMX, "x-csrftoken": fixture.csrf, "Cookie": cookie, "Accept-Encoding": "gzip"},
+        )
+        return response.status_code, len(response.content), response.num_bytes_downloaded
+
+
+# --------------------------------------------------------------------------------------------
+# Correctness
+
+
+async def api_totals(base: str, thread_id: int, answer_ids: list[int]) -> tuple[int, int]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        response = await http.get(f"/api/threads/{thread_id}/answers", params={"limit": 500})
+        response.raise_for_status()
+    mine = set(answer_ids)
+    listed = [a for a in response.json() if a["id"] in mine]
+    return sum(a["agree"] for a in listed), sum(a["disagree"] for a in listed)
+
+
+async def sql_totals(database_url: str, answer_ids: list[int]) -> tuple[int, int, int]:
+    """Rows of the vote table for the benchmark's answers: (agree, disagree, every row of the table)."""
+    from sqlalchemy import bindparam, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            query = text(
+                "SELECT COALESCE(SUM(CASE WHEN value = 1 THEN 1 ELSE 0 END), 0),"
+                " COALESCE(SUM(CASE WHEN value = -1 THEN 1 ELSE 0 END), 0)"
+                " FROM vote WHERE answer_id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True))
+            agree, disagree = (await conn.execute(query, {"ids": answer_ids})).one()
+            total = (await conn.execute(text("SELECT COUNT(*) FROM vote"))).scalar_one()
+    finally:
+        await engine.dispose()
+    return int(agree), int(disagree), int(total)
+
+
+async def settled_totals(base: str, fixture: Fixture, database_url: str) -> tuple[int, int, int, int, int]:
+    """Counts once the last votes of closed connections have been committed (two equal readings)."""
+    previous: tuple[int, int, int, int, int] | None = None
+    for _ in range(20):
+        api = await api_totals(base, fixture.thread_id, fixture.answer_ids)
+        sql = await sql_totals(database_url, fixture.answer_ids)
+        current = (*api, *sql)
+        if current == previous:
+            break
+        previous = current
+        await asyncio.sleep(0.5)
+    return current
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+@contextmanager
+def workspace(args: argparse.Namespace) -> Iterator[tuple[Path, dict[str, str]]]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-votes-"))
+    prefix = f"bench:{secrets.token_hex(6)}:"
+    env = dict(os.environ)
+    env.pop("BOARD_DEMO", None)
+    env.update(
+        BOARD_DATA_DIR=str(tmp),
+        BOARD_DATABASE_URL=args.database_url or f"sqlite+aiosqlite:///{tmp / 'board.sqlite3'}",
+        BOARD_SECRET_KEY=secrets.token_urlsafe(48),
+        BOARD_REDIS_PREFIX=prefix,
+        BOARD_SEEDS_DIR=str(ROOT / "seeds"),
+        PYTHONUNBUFFERED="1",
+        **BENCH_LIMITS,
+    )
+    if args.redis_url:
+        env["BOARD_REDIS_URL"] = args.redis_url
+    else:
+        env.pop("BOARD_REDIS_URL", None)
+    try:
+        yield tmp, env
+    finally:
+        if args.redis_url:
+            try:
+                dropped = drop_redis_prefix(args.redis_url, prefix)
+                say(f"cleanup: deleted {dropped} Redis key(s) under {prefix}")
+            except Exception as exc:
+                say(f"cleanup: could not delete Redis keys under {prefix}: {exc}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        say(f"cleanup: removed {tmp}")
+
+
+def check_prerequisites(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: run `apt-get install -y wrk` (Debian/Ubuntu), then retry.")
+    if args.workers > 1 and not args.redis_url:
+        raise SystemExit("more than one worker needs Redis: pass --redis-url.")
+    if args.clients < args.threads:
+        raise SystemExit("--clients must be at least --threads.")
+    if args.redis_url:
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        redis = Redis.from_url(args.redis_url, socket_connect_timeout=2)
+        try:
+            redis.ping()
+        except RedisError as exc:
+            raise SystemExit(
+                f"Redis at {args.redis_url} is unreachable ({exc}); start it or pass --redis-url ''."
+            ) from None
+        finally:
+            redis.close()
+
+
+def bench(args: argparse.Namespace) -> int:
+    check_prerequisites(args)
+    with workspace(args) as (tmp, env):
+        database_url = env["BOARD_DATABASE_URL"]
+        say(
+            f"database: {database_url.split('://')[0]}  redis: {args.redis_url or 'none (in-process)'}  "
+            f"prefix: {env['BOARD_REDIS_PREFIX']}  workers: {args.workers}"
+        )
+        say(
+            "limits raised for the benchmark server so it measures the vote path, not the limiter: "
+            + ", ".join(f"{k}={v}" for k, v in BENCH_LIMITS.items())
+        )
+        run_board(env, "db", "upgrade")
+        run_board(env, "seed")
+        server = start_server(env, args.workers, tmp)
+        say(f"server: {server.base} (pid {server.process.pid})")
+        failed = True
+        try:
+            failed = asyncio.run(measure(args, server, tmp, database_url))
+        finally:
+            code = server.stop()
+            say(f"server stopped (exit code {code})")
+            if failed:
+                tail = server.stderr_tail()
+                if tail:
+                    say("---- server stderr (tail) ----")
+                    say(tail)
+                    say("------------------------------")
+    return 1 if failed else 0
+
+
+async def measure(args: argparse.Namespace, server: Server, tmp: Path, database_url: str) -> bool:
+    """Prepare, load, verify; True if any target failed."""
+    async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
+        thread_id = await first_thread(http)
+    answer_ids = await post_answers(server.base, thread_id, args.answers)
+    say(f"prepared: {len(answer_ids)} answers on thread {thread_id}")
+    cookies, csrf, elapsed = await create_participants(server.base, args.participants, args.concurrency)
+    say(f"prepared: {len(cookies)} participants in {elapsed:.1f} s ({len(cookies) / elapsed:.0f} joins/s)")
+    fixture = Fixture(thread_id, answer_ids, csrf, cookies)
+
+    status, vote_bytes, vote_wire = await vote_response(server.base, fixture)
+    if status != 200:
+        raise SystemExit(f"a single vote failed: {status}")
+
+    script = tmp / "votes.lua"
+    write_vote_script(script, fixture, args.threads)
+    health_script = tmp / "healthz.lua"
+    health_script.write_text(WRK_DONE)
+    options = {"seconds": args.seconds, "clients": args.clients, "threads": args.threads}
+
+    say(f"load: wrk -t{args.threads} -c{args.clients} -d{args.seconds}s POST .../vote ...")
+    votes = run_wrk(f"{server.base}/e/{SLUG}/answers/{answer_ids[0]}/vote", script, **options)
+    if not server.alive():
+        say("the server died during the vote run")
+        return True
+    await asyncio.sleep(1)
+    say(f"load: wrk -t{args.threads} -c{args.clients} -d{args.seconds}s GET /healthz ...")
+    health = run_wrk(f"{server.base}/healthz", health_script, **options)
+    if not server.alive():
+        say("the server died during the /healthz run")
+        return True
+
+    api_agree, api_disagree, sql_agree, sql_disagree, sql_rows = await settled_totals(
+        server.base, fixture, database_url
+    )
+    transfers = await page_weight(server.base, thread_id)
+
+    ratio = votes.rate / health.rate if health.rate else 0.0
+    page_bytes = sum(t.wire for t in transfers)
+    checks = {
+        "ratio": ratio >= MIN_RATIO,
+        "p99": votes.p99_ms <= MAX_P99_MS,
+        "errors": votes.errors == 0,
+        "counts": (api_agree, api_disagree) == (sql_agree, sql_disagree),
+        "page_bytes": page_bytes <= MAX_PAGE_BYTES and all(t.status == 200 for t in transfers),
+        "page_requests": len(transfers) <= MAX_PAGE_REQUESTS,
+        "vote_bytes": vote_bytes <= MAX_VOTE_BYTES,
+    }
+
+    say()
+    say("=" * 78)
+    say(
+        f"Debate Board vote benchmark: {args.workers} worker(s), {args.clients} connections, "
+        f"{args.threads} wrk threads, {args.seconds} s,\n{len(cookies)} participants, "
+        f"{len(answer_ids)} answers on thread {thread_id}"
+    )
+    say("-" * 78)
+    say(
+        f"votes      {votes.rate:9.1f} req/s  p50 {votes.p50_ms:7.2f} ms  p90 {votes.p90_ms:7.2f} ms  "
+        f"p99 {votes.p99_ms:7.2f} ms  max {votes.max_ms:7.1f} ms  ({votes.requests} requests)"
+    )
+    say(
+        f"           errors: {votes.status_errors} non-2xx/3xx, {votes.socket_errors} socket"
+        + (f"  [status codes {votes.codes}]" if votes.codes else "")
+    )
+    say(
+        f"/healthz   {health.rate:9.1f} req/s  p50 {health.p50_ms:7.2f} ms  p90 {health.p90_ms:7.2f} ms  "
+        f"p99 {health.p99_ms:7.2f} ms  max {health.max_ms:7.1f} ms  ({health.requests} requests)"
+    )
+    say(f"           errors: {health.status_errors} non-2xx/3xx, {health.socket_errors} socket")
+    say("-" * 78)
+    say(f"ratio votes/s ÷ healthz/s  {ratio:6.3f}   target ≥ {MIN_RATIO:.2f}     {verdict(checks['ratio'])}")
+    p99 = votes.p99_ms
+    say(f"vote p99                   {p99:6.1f} ms target ≤ {MAX_P99_MS:.0f} ms  {verdict(checks['p99'])}")
+    say(f"vote errors                {votes.errors:6d}    target 0         {verdict(checks['errors'])}")
+    say("-" * 78)
+    say(
+        f"counts after load: API agree+disagree = {api_agree}+{api_disagree} = {api_agree + api_disagree}; "
+        f"vote table = {sql_agree}+{sql_disagree} = {sql_agree + sql_disagree} rows"
+        f" (whole table {sql_rows})  {verdict(checks['counts'])}"
+    )
+    say("-" * 78)
+    say(f"participant thread page, first load (Accept-Encoding: gzip), thread {thread_id}:")
+    for t in transfers:
+        say(
+            f"  {t.status} {t.wire:7d} B on the wire ({t.encoding:>4}, {t.decoded:7d} B decoded)  "
+            f"{urlsplit(t.url).path}"
+        )
+    budget_kb = MAX_PAGE_BYTES / 1000
+    say(
+        f"  total {page_bytes / 1000:.1f} KB in {len(transfers)} requests; budget ≤ {budget_kb:.0f} KB "
+        f"{verdict(checks['page_bytes'])}, ≤ {MAX_PAGE_REQUESTS} requests {verdict(checks['page_requests'])}"
+    )
+    say(
+        f"one vote response: {vote_bytes} B body ({vote_wire} B on the wire with gzip accepted); "
+        f"budget ≤ {MAX_VOTE_BYTES / 1000:.0f} KB  {verdict(checks['vote_bytes'])}"
+    )
+    say("=" * 78)
+    failed = [name for name, ok in checks.items() if not ok]
+    say("ALL PASS" if not failed else f"FAILED: {', '.join(failed)}")
+    say()
+    return bool(failed)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m tests.bench_votes", description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=int, default=10, help="duration of each wrk run (default 10)")
+    p.add_argument("--clients", type=int, default=50, help="wrk connections (default 50)")
+    p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    p.add_argument("--participants", type=int, default=5000, help="distinct voters (default 5000)")
+    p.add_argument("--answers", type=int, default=50, help="answers to vote on (default 50)")
+    p.add_argument("--workers", type=int, default=1, help="granian workers (default 1)")
+    p.add_argument("--concurrency", type=int, default=50, help="concurrent joins (default 50)")
+    p.add_argument("--database-url", default="", help="an SQLAlchemy URL (default: a fresh temporary SQLite)")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="'' for the in-process live layer")
+    args = p.parse_args(argv)
+    if args.answers < 1 or args.participants < 1 or args.seconds < 1:
+        p.error("--answers, --participants and --seconds must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(bench(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Joining an event: the thread list, the participant cookie and the optional profile."""
+
+from sqlmodel import select
+
+from board.models import Participant
+from tests.conftest import SLUG, Board
+
+PROMPTS = [
+    "L&#39;expérimentation et l&#39;action publique sont-elles compatibles ?",
+    "Comment le numérique bouscule la notion de service public ?",
+    "Que sont ces nouveaux lieux (&#34;Fablabs&#34;, &#34;tiers lieux&#34;, &#34;Lab&#34;) ?",
+    "Quels liens possibles entre le mouvement des communs et l&#39;action publique ?",
+]
+
+
+async def test_home_lists_the_event_and_a_join_form(board: Board) -> None:
+    phone = await board.phone(None)
+    response = await phone.open("/")
+    assert response.status_code == 200
+    assert "Vers une République collaborative" in response.text
+    assert 'action="/join"' in response.text
+
+
+async def test_join_by_code_redirects_to_the_event(board: Board) -> None:
+    phone = await board.phone(None)
+    response = await phone.open(f"/join?code={SLUG.upper()}")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/e/{SLUG}"
+    unknown = await phone.open("/join?code=nope")
+    assert unknown.status_code == 404
+    assert "Aucun événement ne porte ce code." in unknown.text
+
+
+async def test_event_page_lists_the_four_prompts_verbatim_in_order(board: Board) -> None:
+    phone = await board.phone(None)
+    response = await phone.open(f"/e/{SLUG}")
+    assert response.status_code == 200
+    positions = [response.text.index(p) for p in PROMPTS]
+    assert positions == sorted(positions)
+    assert "gouttes d" not in response.text, "the draft fifth prompt stays hidden"
+
+
+async def test_first_visit_sets_a_signed_httponly_lax_cookie(board: Board) -> None:
+    phone = await board.phone(None)
+    response = await phone.open(f"/e/{SLUG}")
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith(f"bp_{SLUG}="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+    assert f"Path=/e/{SLUG}" in cookie
+    again = await phone.open(f"/e/{SLUG}")
+    assert not any(c.startswith(f"bp_{SLUG}=") for c in again.headers.get_list("set-cookie"))
+    async with board.ctx.db.session() as session:
+        assert len((await session.exec(select(Participant))).all()) == 1
+
+
+async def test_a_forged_cookie_makes_a_new_participant(board: Board) -> None:
+    phone = await board.phone(None)
+    phone.http.cookies.set(f"bp_{SLUG}", "1.deadbeef.forged", path=f"/e/{SLUG}")
+    response = await phone.open(f"/e/{SLUG}")
+    assert response.status_code == 200
+    assert any(c.startswith(f"bp_{SLUG}=") for c in response.headers.get_list("set-cookie"))
+
+
+async def test_unknown_event_is_an_html_404(board: Board) -> None:
+    phone = await board.phone(None)
+    response = await phone.open("/e/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Cet événement n&#39;existe pas." in response.text
+
+
+async def test_profile_without_javascript_redirects_and_is_remembered(board: Board) -> None:
+    phone = await board.phone()
+    response = await phone.submit(f"/e/{SLUG}/profile", {"segment": "agent public", "name": "Camille"})
+    assert response.status_code == 303
+    page = await phone.open(f"/e/{SLUG}")
+    assert 'value="agent public" checked' in page.text
+    assert 'value="Camille"' in page.text
+
+
+async def test_profile_with_htmx_returns_the_form_fragment(board: Board) -> None:
+    phone = await board.phone()
+    response = await phone.submit(f"/e/{SLUG}/profile", {"segment": "étudiant", "name": ""}, htmx=True)
+    assert response.status_code == 200
+    assert "<html" not in response.text
+    assert "Profil enregistré." in response.text
+
+
+async def test_profile_rejects_an_unknown_segment_and_a_long_name(board: Board) -> None:
+    phone = await board.phone()
+    bad_segment = await phone.submit(f"/e/{SLUG}/profile", {"segment": "ministre", "name": ""})
+    assert bad_segment.status_code == 422
+    assert "Choisissez un profil" in bad_segment.text
+    long_name = await phone.submit(f"/e/{SLUG}/profile", {"segment": "", "name": "x" * 41}, htmx=True)
+    assert long_name.status_code == 422
+    assert "40 caractères" in long_name.text
+
+
+async def test_a_post_without_csrf_token_is_refused(board: Board) -> None:
+    phone = await board.phone()
+    response = await phone.submit(f"/e/{SLUG}/profile", {"segment": ""}, csrf=False)
+    assert response.status_code == 403
+    assert "jeton de sécurité" in response.text
+    assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_healthz_is_bare_plain_text(board: Board) -> None:
+    phone = await board.phone(None)
+    response = await phone.http.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.text == "ok"
+    assert "set-cookie" not in response.headers
+    assert "content-encoding" not in response.headers
+    ready = await phone.http.get("/readyz")
+    assert ready.status_code == 200

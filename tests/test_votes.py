@@ -1,0 +1,141 @@
+"""Voting: one row per participant and answer, whatever is double-tapped, retried or concurrent."""
+
+import asyncio
+
+from sqlalchemy import func
+from sqlmodel import col, select, update
+
+from board.models import Answer, Event, Thread, Vote
+from tests.conftest import SLUG, Board, Phone
+
+
+async def post_answer(board: Board, body: str = "Une idée") -> tuple[int, int]:
+    thread_id = (await board.thread_ids())[0]
+    author = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    response = await author.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": body}, htmx=True)
+    assert response.status_code == 201, response.text
+    async with board.ctx.db.session() as session:
+        answer = (await session.exec(select(Answer).where(Answer.body == body))).one()
+    assert answer.id is not None
+    return thread_id, answer.id
+
+
+async def vote(phone: Phone, answer_id: int, value: object, *, htmx: bool = True) -> object:
+    return await phone.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": str(value)}, htmx=htmx)
+
+
+async def vote_rows(board: Board, answer_id: int) -> list[tuple[str, int]]:
+    async with board.ctx.db.session() as session:
+        rows = await session.exec(select(Vote.participant_id, Vote.value).where(Vote.answer_id == answer_id))
+        return list(rows.all())
+
+
+async def test_vote_returns_a_small_widget_with_fresh_counts(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    response = await vote(phone, answer_id, 1)
+    assert response.status_code == 200
+    assert len(response.content) <= 2048
+    assert f'id="ag{answer_id}">1<' in response.text
+    assert 'class="agree" name="value" value="0" aria-pressed="true"' in response.text
+
+
+async def test_change_then_withdraw_a_vote(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    await vote(phone, answer_id, 1)
+    changed = await vote(phone, answer_id, -1)
+    assert f'id="ag{answer_id}">0<' in changed.text and f'id="di{answer_id}">1<' in changed.text
+    assert [v for _, v in await vote_rows(board, answer_id)] == [-1]
+    withdrawn = await vote(phone, answer_id, 0)
+    assert f'id="di{answer_id}">0<' in withdrawn.text
+    assert await vote_rows(board, answer_id) == []
+
+
+async def test_vote_without_javascript_redirects_to_the_answer(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    response = await vote(phone, answer_id, 1, htmx=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/e/{SLUG}/t/{thread_id}#a{answer_id}"
+    page = await phone.open(f"/e/{SLUG}/t/{thread_id}")
+    assert f'id="ag{answer_id}">1<' in page.text
+
+
+async def test_bad_vote_values_are_422(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    for value in ("2", "oui", ""):
+        response = await vote(phone, answer_id, value)
+        assert response.status_code == 422
+        assert "Vote invalide" in response.text
+    assert await vote_rows(board, answer_id) == []
+
+
+async def test_unknown_answer_is_404(board: Board) -> None:
+    phone = await board.phone()
+    assert (await vote(phone, 424242, 1)).status_code == 404
+    assert (await vote(phone, 424242, 1, htmx=False)).status_code == 404
+
+
+async def test_voting_on_a_closed_thread_is_409(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    async with board.ctx.db.session() as session:
+        await session.exec(update(Thread).where(col(Thread.id) == thread_id).values(status="closed"))
+        await session.commit()
+    response = await vote(phone, answer_id, 1)
+    assert response.status_code == 409
+    assert await vote_rows(board, answer_id) == []
+
+
+async def test_upvote_events_refuse_disagree(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    async with board.ctx.db.session() as session:
+        await session.exec(update(Event).where(col(Event.slug) == SLUG).values(voting="upvote"))
+        await session.commit()
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    assert (await vote(phone, answer_id, -1)).status_code == 422
+    assert (await vote(phone, answer_id, 1)).status_code == 200
+
+
+async def test_a_vote_without_csrf_token_is_403(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    response = await phone.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "1"}, htmx=True, csrf=False)
+    assert response.status_code == 403
+    assert await vote_rows(board, answer_id) == []
+
+
+async def test_sorting_by_top_and_new(board: Board) -> None:
+    thread_id, older = await post_answer(board, "Plus ancienne")
+    _, newer = await post_answer(board, "Plus récente")
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    await vote(phone, older, 1)
+    top = (await phone.open(f"/e/{SLUG}/t/{thread_id}?sort=top")).text
+    new = (await phone.open(f"/e/{SLUG}/t/{thread_id}?sort=new")).text
+    assert top.index("Plus ancienne") < top.index("Plus récente")
+    assert new.index("Plus récente") < new.index("Plus ancienne")
+    fragment = await phone.http.get(f"/e/{SLUG}/t/{thread_id}?sort=new", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text and 'id="answers"' in fragment.text
+
+
+async def test_a_hundred_participants_voting_twice_at_once_count_once_each(redis_board: Board) -> None:
+    board = redis_board
+    thread_id, answer_id = await post_answer(board)
+    phones = [await board.phone(f"/e/{SLUG}/t/{thread_id}") for _ in range(100)]
+    responses = await asyncio.gather(*(vote(p, answer_id, 1) for p in phones for _ in range(2)))
+    assert {r.status_code for r in responses} == {200}
+
+    assert len(await vote_rows(board, answer_id)) == 100
+    async with board.ctx.db.session() as session:
+        answer = await session.get(Answer, answer_id)
+        assert answer is not None and answer.agree == 100
+        total = (await session.exec(select(func.count()).select_from(Vote))).one()
+        assert total == 100
+    in_redis = await board.ctx.live.counters.get_answers([answer_id])
+    assert in_redis[answer_id].agree == 100
+    api = await phones[0].http.get(f"/api/threads/{thread_id}/answers")
+    assert api.json()[0]["agree"] == 100
+    event = await phones[0].http.get(f"/api/events/{SLUG}")
+    assert event.json()["threads"][0]["votes"] == 100
