@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -144,3 +150,84 @@ async def redis_board(tmp_path: Path) -> AsyncIterator[Board]:
     """The board on the real Redis, under a key prefix of its own."""
     async for b in start_board(tmp_path, redis=True):
         yield b
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+
+def start_server(tmp_path: Path, *, redis_prefix: str | None = None, workers: int = 1) -> Server:
+    """The real server (granian) in a subprocess, on its own port, database and Redis prefix."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        BOARD_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'served.sqlite3'}",
+        BOARD_SECRET_KEY="served-secret-key-0123456789abcdef",
+        BOARD_DATA_DIR=str(tmp_path / "var"),
+        BOARD_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
+    env.pop("BOARD_REDIS_URL", None)
+    if redis_prefix:
+        env.update(BOARD_REDIS_URL=REDIS_URL, BOARD_REDIS_PREFIX=redis_prefix)
+    subprocess.run(
+        [sys.executable, "-m", "board.cli", "seed"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "board.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return Server(url, env, process)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start within 20 s")
+
+
+def stop_server(server: Server) -> None:
+    server.process.send_signal(signal.SIGINT)
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    """A real server with the in-process live layer."""
+    running = start_server(tmp_path)
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
+@pytest.fixture
+async def redis_server(tmp_path: Path) -> AsyncIterator[Server]:
+    """A real server on the real Redis, under its own key prefix."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    running = start_server(tmp_path, redis_prefix=prefix)
+    try:
+        yield running
+    finally:
+        stop_server(running)
+        await drop_redis_prefix(prefix)

@@ -17,7 +17,9 @@ async def test_htmx_answer_is_published_as_a_201_fragment_with_a_fresh_form(boar
     thread_id = (await board.thread_ids())[0]
     phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
     response = await phone.submit(
-        f"/e/{SLUG}/t/{thread_id}/answers", {"body": "  Oui, si on évalue.  ", "client_key": str(uuid.uuid4())}, htmx=True
+        f"/e/{SLUG}/t/{thread_id}/answers",
+        {"body": "  Oui, si on évalue.  ", "client_key": str(uuid.uuid4())},
+        htmx=True,
     )
     assert response.status_code == 201
     assert "<html" not in response.text
@@ -59,8 +61,12 @@ async def test_a_repeated_client_key_returns_the_first_answer_never_a_second(boa
     thread_id = (await board.thread_ids())[0]
     phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
     key = str(uuid.uuid4())
-    first = await phone.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Une fois", "client_key": key}, htmx=True)
-    again = await phone.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Deux fois", "client_key": key}, htmx=True)
+    first = await phone.submit(
+        f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Une fois", "client_key": key}, htmx=True
+    )
+    again = await phone.submit(
+        f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Deux fois", "client_key": key}, htmx=True
+    )
     assert first.status_code == again.status_code == 201
     assert "Une fois" in again.text and "Deux fois" not in again.text
     assert [a.body for a in await stored_answers(board)] == ["Une fois"]

@@ -102,7 +102,9 @@ async def test_upvote_events_refuse_disagree(board: Board) -> None:
 async def test_a_vote_without_csrf_token_is_403(board: Board) -> None:
     thread_id, answer_id = await post_answer(board)
     phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
-    response = await phone.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "1"}, htmx=True, csrf=False)
+    response = await phone.submit(
+        f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "1"}, htmx=True, csrf=False
+    )
     assert response.status_code == 403
     assert await vote_rows(board, answer_id) == []
 

@@ -62,9 +62,7 @@ async def _thread_events(
             "answers": {str(a.id): [a.agree, a.disagree] for a in listed},
             "totals": current.counts.__dict__,
         }
-        yield ServerSentEventMessage(
-            event="counts", data=_counts_html(fragments, snapshot), retry_duration=RETRY_MS
-        )
+        yield ServerSentEventMessage(event="counts", data=_counts_html(fragments, snapshot), retry=RETRY_MS)
         async for message in stream:
             kind = message.get("type")
             if kind == "counts":
@@ -87,7 +85,7 @@ async def _event_events(
         for thread in await counts.with_counts(ctx, await events.list_threads(ctx, event.id)):
             snapshot = {"thread": thread.id, "totals": thread.counts.__dict__}
             yield ServerSentEventMessage(
-                event="counts", data=_counts_html(fragments, snapshot), retry_duration=RETRY_MS
+                event="counts", data=_counts_html(fragments, snapshot), retry=RETRY_MS
             )
         async for message in stream:
             if message.get("type") in {"counts", "answer"}:
