@@ -36,9 +36,9 @@ async def collect(browser: Browser, path: str, into: list[ServerSentEvent], read
             ready.set()
 
 
-async def wait_for(events: list[ServerSentEvent], predicate: object, timeout: float = 3.0) -> ServerSentEvent:
+async def wait_for(events: list[ServerSentEvent], predicate: object, within: float = 3.0) -> ServerSentEvent:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while loop.time() < deadline:
         for event in events:
             if predicate(event):  # type: ignore[operator]

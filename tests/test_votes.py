@@ -111,7 +111,7 @@ async def test_a_vote_without_csrf_token_is_403(board: Board) -> None:
 
 async def test_sorting_by_top_and_new(board: Board) -> None:
     thread_id, older = await post_answer(board, "Plus ancienne")
-    _, newer = await post_answer(board, "Plus récente")
+    _, _newer = await post_answer(board, "Plus récente")
     phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
     await vote(phone, older, 1)
     top = (await phone.open(f"/e/{SLUG}/t/{thread_id}?sort=top")).text

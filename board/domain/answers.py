@@ -6,6 +6,7 @@ import logging
 import uuid
 from typing import Literal
 
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -152,9 +153,9 @@ async def list_answers(
 
     The viewer also sees their own answers that are awaiting moderation or were set aside.
     """
-    visible = Answer.status == "published"
+    visible = col(Answer.status) == "published"
     if viewer:
-        visible = visible | (col(Answer.participant_id) == viewer)  # type: ignore[assignment]
+        visible = or_(visible, col(Answer.participant_id) == viewer)
     query = select(Answer).where(Answer.thread_id == thread.id, col(Answer.merged_into).is_(None), visible)
     if sort == "new":
         query = query.order_by(

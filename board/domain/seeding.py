@@ -41,9 +41,12 @@ async def seed_file(ctx: BoardContext, path: Path) -> tuple[str, int]:
         if event is None:
             event = Event(
                 slug=spec["slug"],
+                title=str(spec["title"]),
                 segments=list(spec.get("segments", DEFAULT_SEGMENTS)),
-                **{k: str(spec[k]) for k in EVENT_FIELDS if k in spec},
             )
+            for key in EVENT_FIELDS:
+                if key in spec:
+                    setattr(event, key, str(spec[key]))
             session.add(event)
             await session.flush()
         assert event.id is not None

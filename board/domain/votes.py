@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, delete, tuple_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
@@ -145,14 +146,14 @@ class VoteWriter:
     async def _validate(self, conn: AsyncConnection, batch: list[_Request]) -> list[_Request]:
         answer_ids = {r.answer_id for r in batch}
         rows = await conn.execute(
-            select(
-                Answer.id,
-                Answer.thread_id,
-                Answer.status,
-                Answer.merged_into,
-                Thread.status,
-                Event.slug,
-                Event.voting,
+            sa_select(
+                col(Answer.id),
+                col(Answer.thread_id),
+                col(Answer.status),
+                col(Answer.merged_into),
+                col(Thread.status),
+                col(Event.slug),
+                col(Event.voting),
             )
             .join(Thread, col(Thread.id) == col(Answer.thread_id))
             .join(Event, col(Event.id) == col(Thread.event_id))

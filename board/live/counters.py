@@ -90,8 +90,11 @@ class MemoryCounters:
         return True
 
 
-def _answer_fields(counts: AnswerCounts) -> dict[str, int]:
-    fields = {"agree": counts.agree, "disagree": counts.disagree}
+def _answer_fields(counts: AnswerCounts) -> dict[str | bytes | bytearray | memoryview | int | float, int]:
+    fields: dict[str | bytes | bytearray | memoryview | int | float, int] = {
+        "agree": counts.agree,
+        "disagree": counts.disagree,
+    }
     for name, (agree, disagree) in counts.segments.items():
         fields[f"s:{name}:agree"] = agree
         fields[f"s:{name}:disagree"] = disagree

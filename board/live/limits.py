@@ -37,5 +37,5 @@ def memory_limits(rules: dict[str, str]) -> RateLimits:
 def redis_limits(url: str, prefix: str, rules: dict[str, str], pool: ConnectionPool) -> RateLimits:
     """Limits on the live layer's own connection pool, so they share its connections."""
     uri = "async+" + url if not url.startswith("async+") else url
-    storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}limits", connection_pool=pool)
+    storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}limits", connection_pool=pool)  # type: ignore[arg-type]
     return RateLimits(storage, rules)
