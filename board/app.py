@@ -39,7 +39,7 @@ def build_context(settings: Settings) -> BoardContext:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env(demo=os.environ.get("BOARD_DEMO") == "1")
     ctx = build_context(settings)
-    env = make_environment(auto_reload=settings.debug)
+    env = make_environment(auto_reload=settings.debug, timezone=settings.timezone)
 
     async def start() -> None:
         await ctx.votes.start()

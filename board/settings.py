@@ -11,6 +11,12 @@ DATA_DIR = Path(os.environ.get("BOARD_DATA_DIR", "var"))
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{DATA_DIR / 'board.sqlite3'}"
 
 
+def default_seeds_dir() -> Path:
+    """`seeds/` in the working directory, else the one beside the package."""
+    here = Path("seeds")
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "seeds"
+
+
 class SettingsError(ValueError):
     """A configuration value is missing or wrong; the message says which and how to fix it."""
 
@@ -37,7 +43,8 @@ class Settings:
     answer_limit: str = "5/minute"
     vote_limit: str = "60/minute"
     join_limit: str = "600/minute"
-    seeds_dir: Path = field(default_factory=lambda: Path("seeds"))
+    seeds_dir: Path = field(default_factory=lambda: default_seeds_dir())
+    timezone: str = "Europe/Paris"
 
     @property
     def is_sqlite(self) -> bool:
@@ -69,7 +76,8 @@ class Settings:
             answer_limit=env.get("BOARD_ANSWER_LIMIT") or "5/minute",
             vote_limit=env.get("BOARD_VOTE_LIMIT") or "60/minute",
             join_limit=env.get("BOARD_JOIN_LIMIT") or "600/minute",
-            seeds_dir=Path(env.get("BOARD_SEEDS_DIR") or "seeds"),
+            seeds_dir=Path(env["BOARD_SEEDS_DIR"]) if env.get("BOARD_SEEDS_DIR") else default_seeds_dir(),
+            timezone=env.get("BOARD_TIMEZONE") or "Europe/Paris",
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -110,14 +110,14 @@ async def test_a_vote_without_csrf_token_is_403(board: Board) -> None:
 
 
 async def test_sorting_by_top_and_new(board: Board) -> None:
-    thread_id, older = await post_answer(board, "Plus ancienne")
-    _, _newer = await post_answer(board, "Plus récente")
+    thread_id, older = await post_answer(board, "Réponse ancienne")
+    _, _newer = await post_answer(board, "Réponse récente")
     phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
     await vote(phone, older, 1)
     top = (await phone.open(f"/e/{SLUG}/t/{thread_id}?sort=top")).text
     new = (await phone.open(f"/e/{SLUG}/t/{thread_id}?sort=new")).text
-    assert top.index("Plus ancienne") < top.index("Plus récente")
-    assert new.index("Plus récente") < new.index("Plus ancienne")
+    assert top.index("Réponse ancienne") < top.index("Réponse récente")
+    assert new.index("Réponse récente") < new.index("Réponse ancienne")
     fragment = await phone.http.get(f"/e/{SLUG}/t/{thread_id}?sort=new", headers={"HX-Request": "true"})
     assert "<html" not in fragment.text and 'id="answers"' in fragment.text
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from zoneinfo import ZoneInfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,7 @@ def vendor_file(prefix: str) -> str:
     return f"vendor/{matches[-1].name}"
 
 
-def hhmm(value: datetime) -> str:
-    return value.strftime("%H:%M")
-
-
-def make_environment(*, auto_reload: bool = False) -> jinja2.Environment:
+def make_environment(*, auto_reload: bool = False, timezone: str = "Europe/Paris") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -59,7 +55,8 @@ def make_environment(*, auto_reload: bool = False) -> jinja2.Environment:
         sse_js=vendor_file("htmx-ext-sse"),
         reason_labels=REASON_LABELS,
     )
-    env.filters["hhmm"] = hhmm
+    zone = ZoneInfo(timezone)
+    env.filters["hhmm"] = lambda value: value.astimezone(zone).strftime("%H:%M")
     return env
 
 
