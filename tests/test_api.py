@@ -87,3 +87,18 @@ def test_bridge_needs_sixty_percent_in_two_segments_with_three_votes() -> None:
     assert not is_bridge({"citoyen": (3, 0), "agent public": (1, 2)})
     assert not is_bridge({"citoyen": (9, 0), "étudiant": (2, 0)})
     assert is_bridge({"citoyen": (9, 0), "étudiant": (3, 2), "agent public": (0, 1)})
+
+
+async def test_segment_counts_follow_a_participant_who_changes_segment(redis_board: Board) -> None:
+    board = redis_board
+    thread_id = (await board.thread_ids())[0]
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    await phone.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Segments"}, htmx=True)
+    [row] = (await phone.http.get(f"/api/threads/{thread_id}/answers")).json()
+    await phone.submit(f"/e/{SLUG}/profile", {"segment": "citoyen"})
+    await phone.submit(f"/e/{SLUG}/answers/{row['id']}/vote", {"value": "1"}, htmx=True)
+    await phone.submit(f"/e/{SLUG}/profile", {"segment": "agent public"})
+    live = await board.ctx.live.counters.get_answers([row["id"]])
+    assert live[row["id"]].segments == {"agent public": (1, 0)}
+    [after] = (await phone.http.get(f"/api/threads/{thread_id}/answers")).json()
+    assert after["segments"] == {"agent public": {"agree": 1, "disagree": 0}}

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import update
+from sqlmodel import col, select, update
 
 from board.domain.context import BoardContext
-from board.domain.counts import count_participants, publish_participants
+from board.domain.counts import count_participants, publish_participants, recount_answers
 from board.domain.errors import Invalid, TooFast
 from board.domain.views import EventView, ParticipantView
-from board.models import Participant
+from board.live.counters import AnswerCounts
+from board.models import Answer, Participant, Vote
+
+log = logging.getLogger(__name__)
 
 NAME_MAX = 40
+
+
+async def _recount_votes_of(ctx: BoardContext, participant_id: str) -> None:
+    """Per-segment counts follow a participant who changes segment after voting."""
+    async with ctx.db.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(Answer.id, Answer.thread_id)
+                .join(Vote, col(Vote.answer_id) == col(Answer.id))
+                .where(Vote.participant_id == participant_id, Answer.status == "published")
+            )
+        ).all()
+        counts = await recount_answers(conn, [answer_id for answer_id, _ in rows])
+    by_thread: dict[int, dict[int, AnswerCounts]] = {}
+    for answer_id, thread_id in rows:
+        by_thread.setdefault(thread_id, {})[answer_id] = counts[answer_id]
+    try:
+        for thread_id, answers in by_thread.items():
+            await ctx.live.counters.set_answers(thread_id, answers)
+    except Exception:
+        log.warning("live counters unreachable; segment counts rebuilt later", exc_info=True)
 
 
 def _view(p: Participant) -> ParticipantView:
@@ -80,6 +105,8 @@ async def set_profile(
             .values(segment=segment or None, name=name or None)
         )
         await session.commit()
+    if (segment or None) != participant.segment:
+        await _recount_votes_of(ctx, participant.id)
     return ParticipantView(
         participant.id, participant.event_id, segment or None, name or None, participant.banned
     )

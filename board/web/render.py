@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from zoneinfo import ZoneInfo
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from jinja2_fragments.litestar import HTMXBlockTemplate
