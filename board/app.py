@@ -20,9 +20,11 @@ from board.db import Database
 from board.domain.context import BoardContext
 from board.live import build_live
 from board.settings import Settings
+from board.web.accounts import AccountsController
 from board.web.api import ApiController
 from board.web.errors import HANDLERS
 from board.web.health import healthz, readyz
+from board.web.moderation import ModerationController
 from board.web.participant import ParticipantController
 from board.web.render import STATIC, Fragments, make_environment
 from board.web.stream import StreamController
@@ -31,7 +33,13 @@ UNCOMPRESSED = ["^/healthz$", "/stream$"]
 
 
 def build_context(settings: Settings) -> BoardContext:
-    rules = {"answer": settings.answer_limit, "vote": settings.vote_limit, "join": settings.join_limit}
+    rules = {
+        "answer": settings.answer_limit,
+        "vote": settings.vote_limit,
+        "join": settings.join_limit,
+        "login-user": settings.login_limit,
+        "login-address": settings.login_address_limit,
+    }
     live = build_live(settings.redis_url, settings.redis_prefix, rules)
     return BoardContext(Database(settings.database_url), live, settings)
 
@@ -55,6 +63,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             ParticipantController,
             StreamController,
+            AccountsController,
+            ModerationController,
             ApiController,
             healthz,
             readyz,

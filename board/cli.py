@@ -56,6 +56,73 @@ async def _rebuild(ctx: Any, slug: str | None) -> None:
         print(f"{event.slug}: counters rebuilt for {len(threads)} thread(s)")
 
 
+DEMO_ACCOUNT = "moderation"
+
+
+async def _demo_account(ctx: Any) -> None:
+    """The demo's moderator account, made once; its password is printed that one time."""
+    import secrets
+
+    from board.domain import accounts
+
+    if await accounts.account_exists(ctx, DEMO_ACCOUNT):
+        print(f"  moderator account: {DEMO_ACCOUNT} (password printed when it was created)")
+        return
+    password = secrets.token_urlsafe(12)
+    await accounts.add_account(ctx, DEMO_ACCOUNT, password, event_slug=DEMO_SLUG, role="moderator")
+    print(f"  moderator account: {DEMO_ACCOUNT} / {password}  (shown once: note it now)")
+
+
+async def _add_account(ctx: Any, args: argparse.Namespace, password: str) -> None:
+    from board.domain import accounts
+    from board.domain.errors import BoardError
+
+    try:
+        made = await accounts.add_account(
+            ctx, args.username, password, is_admin=args.admin, event_slug=args.event, role=args.role
+        )
+    except BoardError as exc:
+        sys.exit(f"board: {exc.message}")
+    where = f", {args.role or 'moderator'} of {args.event}" if args.event else ""
+    print(f"account {made.username} created{' (admin)' if made.is_admin else ''}{where}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    import getpass
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password again: "):
+        sys.exit("board: the two passwords differ")
+    return first
+
+
+async def _export(ctx: Any, slug: str, fmt: str) -> None:
+    from board.domain import events, export
+    from board.domain.errors import BoardError
+
+    try:
+        event = await events.get_event(ctx, slug)
+    except BoardError as exc:
+        sys.exit(f"board: {exc.message}")
+    writer = export.as_csv if fmt == "csv" else export.as_json
+    sys.stdout.write(await writer(ctx, event, ctx.settings.data_licence))
+    if fmt == "json":
+        sys.stdout.write("\n")
+
+
+def cmd_account(args: argparse.Namespace) -> None:
+    if args.role and not args.event:
+        sys.exit("board: --role needs --event SLUG")
+    password = _read_password(args.password_stdin)
+    asyncio.run(_with_context(_settings(demo=True), lambda ctx: _add_account(ctx, args, password)))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    asyncio.run(_with_context(_settings(demo=True), lambda ctx: _export(ctx, args.slug, args.format)))
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings(args.demo)
     if args.workers > 1 and not settings.redis_url:
@@ -78,6 +145,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(f"  participants: {base}/e/{DEMO_SLUG}")
         print(f"  projector:    {base}/e/{DEMO_SLUG}/screen")
         print(f"  moderation:   {base}/mod/{DEMO_SLUG}")
+        asyncio.run(_with_context(settings, _demo_account))
     sys.stdout.flush()
     from granian import Granian
     from granian.constants import Interfaces
@@ -131,6 +199,21 @@ def parser() -> argparse.ArgumentParser:
     rebuild = counters_sub.add_parser("rebuild", help="recount every counter from SQL")
     rebuild.add_argument("--event", default=None, help="one event's slug (default: every event)")
     rebuild.set_defaults(run=cmd_counters)
+
+    account = sub.add_parser("account", help="moderator and facilitator accounts")
+    account_sub = account.add_subparsers(dest="action", required=True)
+    add = account_sub.add_parser("add", help="create an account (password from a prompt or stdin)")
+    add.add_argument("username")
+    add.add_argument("--admin", action="store_true", help="may do everything on every event")
+    add.add_argument("--event", default=None, help="give a role on this event (slug)")
+    add.add_argument("--role", choices=["moderator", "facilitator"], default=None)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(run=cmd_account)
+
+    exporter = sub.add_parser("export", help="open-data export of an event to standard output")
+    exporter.add_argument("slug")
+    exporter.add_argument("--format", choices=["csv", "json"], default="csv")
+    exporter.set_defaults(run=cmd_export)
 
     db = sub.add_parser("db", help="database")
     db_sub = db.add_subparsers(dest="action", required=True)

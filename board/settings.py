@@ -43,6 +43,8 @@ class Settings:
     answer_limit: str = "5/minute"
     vote_limit: str = "60/minute"
     join_limit: str = "600/minute"
+    login_limit: str = "10/minute"
+    login_address_limit: str = "60/minute"
     seeds_dir: Path = field(default_factory=lambda: default_seeds_dir())
     timezone: str = "Europe/Paris"
 
@@ -76,6 +78,8 @@ class Settings:
             answer_limit=env.get("BOARD_ANSWER_LIMIT") or "5/minute",
             vote_limit=env.get("BOARD_VOTE_LIMIT") or "60/minute",
             join_limit=env.get("BOARD_JOIN_LIMIT") or "600/minute",
+            login_limit=env.get("BOARD_LOGIN_LIMIT") or "10/minute",
+            login_address_limit=env.get("BOARD_LOGIN_ADDRESS_LIMIT") or "60/minute",
             seeds_dir=Path(env["BOARD_SEEDS_DIR"]) if env.get("BOARD_SEEDS_DIR") else default_seeds_dir(),
             timezone=env.get("BOARD_TIMEZONE") or "Europe/Paris",
         )

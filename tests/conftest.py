@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_SEED = ROOT / "seeds" / "republique-collaborative.toml"
 SLUG = "republique-collaborative"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
@@ -103,6 +104,19 @@ class Board:
         if path:
             response = await phone.open(path)
             assert response.status_code == 200, response.text
+        return phone
+
+    async def staff(self, role: str | None = "moderator", *, admin: bool = False) -> Phone:
+        """A signed-in account's browser: role on the demo event (None: an account with no role)."""
+        from board.domain import accounts
+
+        username = f"{role or 'nobody'}-{uuid.uuid4().hex[:6]}"
+        await accounts.add_account(
+            self.ctx, username, PASSWORD, is_admin=admin, event_slug=SLUG if role else None, role=role
+        )
+        phone = await self.phone("/login")
+        response = await phone.submit("/login", {"username": username, "password": PASSWORD})
+        assert response.status_code == 303, response.text
         return phone
 
     async def thread_ids(self) -> list[int]:

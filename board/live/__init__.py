@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from board.live.channels import Channels
@@ -19,6 +22,7 @@ class Live:
     counters: Counters
     channels: Channels
     limits: RateLimits
+    sessions: Store
     redis: Redis | None = None
 
     @property
@@ -42,7 +46,9 @@ def _plugin(backend: MemoryChannelsBackend | RedisChannelsPubSubBackend) -> Chan
 def build_live(redis_url: str | None, prefix: str, rules: dict[str, str]) -> Live:
     """Redis when a URL is given, otherwise the in-process layer (one worker only)."""
     if redis_url is None:
-        return Live(MemoryCounters(), Channels(_plugin(MemoryChannelsBackend())), memory_limits(rules))
+        return Live(
+            MemoryCounters(), Channels(_plugin(MemoryChannelsBackend())), memory_limits(rules), MemoryStore()
+        )
     pool = BlockingConnectionPool.from_url(
         redis_url,
         max_connections=256,
@@ -57,5 +63,6 @@ def build_live(redis_url: str | None, prefix: str, rules: dict[str, str]) -> Liv
         RedisCounters(redis, prefix),
         Channels(_plugin(backend)),
         redis_limits(redis_url, prefix, rules, pool),
+        RedisStore(redis, namespace=f"{prefix}sessions"),
         redis,
     )

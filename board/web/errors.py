@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
@@ -11,10 +12,11 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.web.render import is_htmx
+from board.web.staff import SignInRequired
 
 STATUS = {NotFound: 404, Invalid: 422, Forbidden: 403, Conflict: 409, TooFast: 429}
 TITLES = {
@@ -74,12 +76,21 @@ def http_error(request: Request, exc: HTTPException) -> Response[Any]:
     return _respond(request, status, message, dict(exc.headers or {}))
 
 
+def sign_in_required(request: Request, exc: SignInRequired) -> Response[Any]:
+    """Anonymous on a moderation route: to /login, and back here afterwards."""
+    target = f"/login?next={quote(request.url.path)}"
+    if is_htmx(request):
+        return Response("", status_code=200, headers={"HX-Redirect": target})
+    return Redirect(target, status_code=303)
+
+
 def server_error(request: Request, exc: Exception) -> Response[Any]:
     request.logger.exception("unhandled error", exc_info=exc)
     return _respond(request, 500, "Une erreur inattendue est survenue ; réessayez dans un instant.")
 
 
 HANDLERS: dict[type[Exception] | int, Any] = {
+    SignInRequired: sign_in_required,
     BoardError: board_error,
     HTTPException: http_error,
     500: server_error,

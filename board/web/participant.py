@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
-from board.domain import answers, counts, events
+from board.domain import answers, counts, events, moderation
 from board.domain.answers import Sort
 from board.domain.errors import Invalid
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
@@ -38,6 +38,11 @@ class ThreadPage:
     draft: str = ""
     error: str | None = None
     client_key: str = ""
+    set_aside: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def set_aside_total(self) -> int:
+        return sum(n for _, n in self.set_aside)
 
 
 def _with_cookies(response: Response[Any], cookies: list[Any]) -> Response[Any]:
@@ -86,7 +91,9 @@ class ParticipantController(Controller):
         participant, cookies = await visitor(ctx, request, event)
         threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
         data = EventPage(event, threads, participant, await counts.participants(ctx, event.id))
-        return _with_cookies(page(request, "participant/event.html", {"page": data}), cookies)
+        return _with_cookies(
+            page(request, "participant/event.html", {"page": data}, block="threads"), cookies
+        )
 
     @post("/e/{slug:str}/profile", name="profile")
     async def profile(self, request: Request, slug: FromPath[str]) -> Response[Any]:
@@ -121,7 +128,12 @@ class ParticipantController(Controller):
 
     @get("/e/{slug:str}/t/{thread_id:int}", name="thread")
     async def thread_page(
-        self, request: Request, slug: FromPath[str], thread_id: FromPath[int], sort: FromQuery[str] = "top"
+        self,
+        request: Request,
+        slug: FromPath[str],
+        thread_id: FromPath[int],
+        sort: FromQuery[str] = "top",
+        rephrase: FromQuery[int | None] = None,
     ) -> Response[Any]:
         ctx = board_context(request)
         event = await events.get_event(ctx, slug)
@@ -130,7 +142,17 @@ class ParticipantController(Controller):
         order: Sort = "new" if sort == "new" else "top"
         [thread] = await counts.with_counts(ctx, [thread])
         listed = await answers.list_answers(ctx, thread, sort=order, viewer=participant.id)
-        data = ThreadPage(event, thread, listed, participant, order, client_key=_fresh_key())
+        draft = next((a.body for a in listed if a.id == rephrase and a.mine), "")
+        data = ThreadPage(
+            event,
+            thread,
+            listed,
+            participant,
+            order,
+            draft=draft,
+            client_key=_fresh_key(),
+            set_aside=tuple(await moderation.set_aside(ctx, thread.id)),
+        )
         return _with_cookies(
             page(request, "participant/thread.html", {"page": data}, block="answers"), cookies
         )

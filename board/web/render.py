@@ -18,6 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
+REASON_PLURALS = {
+    "offtopic": ("hors-sujet", "hors-sujet"),
+    "abusive": ("propos abusif", "propos abusifs"),
+    "duplicate": ("doublon", "doublons"),
+    "personal-data": ("donnée personnelle", "données personnelles"),
+    "other": ("autre motif", "autres motifs"),
+}
 REASON_LABELS = {
     "offtopic": "hors-sujet",
     "abusive": "propos abusifs",
@@ -54,6 +61,7 @@ def make_environment(*, auto_reload: bool = False, timezone: str = "Europe/Paris
         htmx_js=vendor_file("htmx"),
         sse_js=vendor_file("htmx-ext-sse"),
         reason_labels=REASON_LABELS,
+        reason_plurals=REASON_PLURALS,
     )
     zone = ZoneInfo(timezone)
     env.filters["hhmm"] = lambda value: value.astimezone(zone).strftime("%H:%M")

@@ -19,7 +19,7 @@ from board.web.render import Fragments
 RETRY_MS = 3000
 
 
-def _counts_html(fragments: Fragments, message: Message) -> str:
+def counts_html(fragments: Fragments, message: Message) -> str:
     return fragments.macro(
         "components/live.html",
         "counts_oob",
@@ -62,20 +62,22 @@ async def _thread_events(
             "answers": {str(a.id): [a.agree, a.disagree] for a in listed},
             "totals": current.counts.__dict__,
         }
-        yield ServerSentEventMessage(event="counts", data=_counts_html(fragments, snapshot), retry=RETRY_MS)
+        yield ServerSentEventMessage(event="counts", data=counts_html(fragments, snapshot), retry=RETRY_MS)
         async for message in stream:
             kind = message.get("type")
             if kind == "counts":
-                yield ServerSentEventMessage(event="counts", data=_counts_html(fragments, message))
+                yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
             elif kind == "answer":
                 yield ServerSentEventMessage(
                     event="answer", data=_answer_html(fragments, event, thread, message)
                 )
-                yield ServerSentEventMessage(event="counts", data=_counts_html(fragments, message))
+                yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
             elif kind == "ping":
                 yield ServerSentEventMessage(comment="ping")
-            elif kind == "status":
-                yield ServerSentEventMessage(event="status", data=str(message.get("status", "")))
+            elif kind == "status" and message.get("status") in ("answers", "threads"):
+                yield ServerSentEventMessage(event="status", data=str(message.get("status")))
+                if message.get("totals"):
+                    yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
 
 
 async def _event_events(
@@ -85,12 +87,14 @@ async def _event_events(
         for thread in await counts.with_counts(ctx, await events.list_threads(ctx, event.id)):
             snapshot = {"thread": thread.id, "totals": thread.counts.__dict__}
             yield ServerSentEventMessage(
-                event="counts", data=_counts_html(fragments, snapshot), retry=RETRY_MS
+                event="counts", data=counts_html(fragments, snapshot), retry=RETRY_MS
             )
         async for message in stream:
-            if message.get("type") in {"counts", "answer"}:
+            if message.get("type") == "status" and message.get("status") == "threads":
+                yield ServerSentEventMessage(event="status", data="threads")
+            elif message.get("type") in {"counts", "answer"}:
                 totals_only = {"thread": message.get("thread"), "totals": message.get("totals")}
-                yield ServerSentEventMessage(event="counts", data=_counts_html(fragments, totals_only))
+                yield ServerSentEventMessage(event="counts", data=counts_html(fragments, totals_only))
             elif message.get("type") == "ping":
                 yield ServerSentEventMessage(comment="ping")
 

@@ -1,0 +1,118 @@
+"""Moderator and facilitator accounts: argon2id hashes and per-event roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from board.domain.context import BoardContext
+from board.domain.errors import Conflict, Invalid, NotFound
+from board.models import Account, Event, EventRole
+
+ROLES = ("moderator", "facilitator")
+RANK = {"facilitator": 1, "moderator": 2, "admin": 3}
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("an unknown user still costs one verification")
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: int
+    username: str
+    is_admin: bool
+
+
+def _view(account: Account) -> AccountView:
+    assert account.id is not None
+    return AccountView(account.id, account.username, account.is_admin)
+
+
+async def add_account(
+    ctx: BoardContext,
+    username: str,
+    password: str,
+    *,
+    is_admin: bool = False,
+    event_slug: str | None = None,
+    role: str | None = None,
+) -> AccountView:
+    username = username.strip()
+    if not username or len(username) > 80:
+        raise Invalid("The username must be 1 to 80 characters long.")
+    if len(password) < 8:
+        raise Invalid("The password must be at least 8 characters long.")
+    if role is not None and role not in ROLES:
+        raise Invalid(f"The role must be one of: {', '.join(ROLES)}.")
+    async with ctx.db.writing() as session:
+        account = Account(username=username, password_hash=_hasher.hash(password), is_admin=is_admin)
+        session.add(account)
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise Conflict(f"An account named {username!r} already exists.") from None
+        if event_slug:
+            event = (await session.exec(select(Event).where(Event.slug == event_slug))).first()
+            if event is None or event.id is None:
+                raise NotFound(f"No event with the slug {event_slug!r}.")
+            assert account.id is not None
+            session.add(EventRole(account_id=account.id, event_id=event.id, role=role or "moderator"))
+        await session.commit()
+    return _view(account)
+
+
+async def grant(ctx: BoardContext, username: str, event_slug: str, role: str) -> None:
+    if role not in ROLES:
+        raise Invalid(f"The role must be one of: {', '.join(ROLES)}.")
+    async with ctx.db.writing() as session:
+        account = (await session.exec(select(Account).where(Account.username == username))).first()
+        event = (await session.exec(select(Event).where(Event.slug == event_slug))).first()
+        if account is None or account.id is None or event is None or event.id is None:
+            raise NotFound("Unknown account or event.")
+        existing = await session.get(EventRole, (account.id, event.id))
+        if existing is None:
+            session.add(EventRole(account_id=account.id, event_id=event.id, role=role))
+        else:
+            existing.role = role
+            session.add(existing)
+        await session.commit()
+
+
+async def account_exists(ctx: BoardContext, username: str) -> bool:
+    async with ctx.db.session() as session:
+        return (
+            await session.exec(select(Account.id).where(Account.username == username))
+        ).first() is not None
+
+
+async def authenticate(ctx: BoardContext, username: str, password: str) -> AccountView | None:
+    """The account, or None; unknown users and wrong passwords take the same time and answer."""
+    async with ctx.db.session() as session:
+        account = (await session.exec(select(Account).where(Account.username == username.strip()))).first()
+    try:
+        _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return _view(account) if account else None
+
+
+async def get_account(ctx: BoardContext, account_id: int) -> AccountView | None:
+    async with ctx.db.session() as session:
+        account = await session.get(Account, account_id)
+    return _view(account) if account else None
+
+
+async def role_on(ctx: BoardContext, account: AccountView, event_id: int) -> str | None:
+    """'admin', 'moderator', 'facilitator' or None."""
+    if account.is_admin:
+        return "admin"
+    async with ctx.db.session() as session:
+        role = await session.get(EventRole, (account.id, event_id))
+    return role.role if role else None
+
+
+def allows(role: str | None, needed: str) -> bool:
+    return role is not None and RANK.get(role, 0) >= RANK[needed]

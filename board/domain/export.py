@@ -1,0 +1,106 @@
+"""Open-data export of an event: answers with their counts, never a participant id or name."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from sqlmodel import col, select
+
+from board.domain.context import BoardContext
+from board.domain.counts import recount_answers
+from board.domain.views import EventView
+from board.models import Answer, Thread
+
+
+async def rows(ctx: BoardContext, event: EventView) -> list[dict[str, Any]]:
+    """One row per answer (merged ones included, with the answer they joined)."""
+    async with ctx.db.session() as session:
+        found = (
+            await session.exec(
+                select(Answer, Thread)
+                .join(Thread, col(Thread.id) == col(Answer.thread_id))
+                .where(Thread.event_id == event.id)
+                .order_by(col(Thread.position), col(Thread.id), col(Answer.created_at), col(Answer.id))
+            )
+        ).all()
+    async with ctx.db.engine.connect() as conn:
+        counts = await recount_answers(conn, [a.id for a, _ in found if a.id is not None])
+    result = []
+    for answer, thread in found:
+        c = counts[answer.id or 0]
+        row: dict[str, Any] = {
+            "thread": thread.id,
+            "prompt": thread.prompt,
+            "answer_id": answer.id,
+            "answer": answer.body,
+            "status": "merged" if answer.merged_into else answer.status,
+            "reason": answer.reason or "",
+            "merged_into": answer.merged_into or "",
+            "agree": c.agree,
+            "disagree": c.disagree,
+        }
+        for segment in event.segments:
+            agree, disagree = c.segments.get(segment, (0, 0))
+            row[f"agree {segment}"] = agree
+            row[f"disagree {segment}"] = disagree
+        row["created_at"] = answer.created_at.isoformat()
+        result.append(row)
+    return result
+
+
+async def as_csv(ctx: BoardContext, event: EventView, licence: str) -> str:
+    data = await rows(ctx, event)
+    header = [
+        "thread",
+        "prompt",
+        "answer_id",
+        "answer",
+        "status",
+        "reason",
+        "merged_into",
+        "agree",
+        "disagree",
+    ]
+    for segment in event.segments:
+        header += [f"agree {segment}", f"disagree {segment}"]
+    header.append("created_at")
+    out = io.StringIO()
+    out.write(f"# {event.title} — {licence}\n")
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(data)
+    return out.getvalue()
+
+
+async def as_json(ctx: BoardContext, event: EventView, licence: str) -> str:
+    data = await rows(ctx, event)
+    threads: dict[int, dict[str, Any]] = {}
+    for row in data:
+        thread = threads.setdefault(
+            row["thread"], {"id": row["thread"], "prompt": row["prompt"], "answers": []}
+        )
+        answer = {
+            k: v
+            for k, v in row.items()
+            if k not in ("thread", "prompt") and not k.startswith(("agree ", "disagree "))
+        }
+        answer["segments"] = {
+            s: {"agree": row[f"agree {s}"], "disagree": row[f"disagree {s}"]} for s in event.segments
+        }
+        thread["answers"].append(answer)
+    document = {
+        "event": {
+            "slug": event.slug,
+            "title": event.title,
+            "place": event.place,
+            "date": event.date,
+            "organisers": event.organisers,
+        },
+        "licence": licence,
+        "segments": list(event.segments),
+        "threads": list(threads.values()),
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2)

@@ -1,0 +1,258 @@
+"""Moderating answers and participants: every decision is audited, then reaches every screen live."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+
+from board.domain.audit import Actor, record
+from board.domain.context import BoardContext
+from board.domain.counts import rebuild_threads, recount_answers
+from board.domain.errors import Conflict, Invalid, NotFound
+from board.domain.views import EventView
+from board.live.channels import event_channel, mod_channel, thread_channel
+from board.models import REASONS, Answer, Event, Participant, Thread, Vote
+
+log = logging.getLogger(__name__)
+
+ANSWER_ACTIONS = ("approve", "reject", "hide", "restore", "pin", "unpin", "merge")
+NEEDS_REASON = ("reject", "hide")
+ALLOWED_FROM = {
+    "approve": ("pending", "rejected", "hidden"),
+    "reject": ("pending",),
+    "hide": ("published",),
+    "restore": ("hidden", "rejected"),
+    "pin": ("published",),
+    "unpin": ("published",),
+    "merge": ("published", "pending", "hidden"),
+}
+
+
+@dataclass(frozen=True)
+class ModAnswer:
+    id: int
+    thread_id: int
+    body: str
+    status: str
+    reason: str | None
+    pinned: bool
+    agree: int
+    disagree: int
+    created_at: datetime
+    participant_id: str
+    author_name: str | None
+    author_segment: str | None
+    author_banned: bool
+    merged: tuple[str, ...] = ()
+
+
+def clean_reason(action: str, reason: str | None) -> str | None:
+    reason = (reason or "").strip() or None
+    if action in NEEDS_REASON and reason not in REASONS:
+        raise Invalid(
+            "Choisissez un motif : hors-sujet, propos abusifs, doublon, données personnelles ou autre."
+        )
+    return reason if action in NEEDS_REASON else None
+
+
+async def act_on_answer(
+    ctx: BoardContext,
+    event: EventView,
+    actor: Actor,
+    answer_id: int,
+    action: str,
+    reason: str | None = None,
+    into: int | None = None,
+) -> None:
+    if action not in ANSWER_ACTIONS:
+        raise Invalid(f"Action inconnue : choisissez parmi {', '.join(ANSWER_ACTIONS)}.")
+    reason = clean_reason(action, reason)
+    async with ctx.db.writing() as session:
+        answer = await _answer_of_event(session, event, answer_id)
+        if answer.merged_into is not None:
+            raise Conflict("Cette réponse a déjà été fusionnée dans une autre.")
+        if answer.status not in ALLOWED_FROM[action]:
+            raise Conflict(f"Impossible de faire « {action} » sur une réponse à l'état « {answer.status} ».")
+        target_label = f"answer {answer_id}"
+        if action == "merge":
+            if into is None:
+                raise Invalid("Indiquez la réponse dans laquelle fusionner (champ into).")
+            target = await _answer_of_event(session, event, into)
+            if target.id == answer.id or target.thread_id != answer.thread_id:
+                raise Invalid("La fusion se fait vers une autre réponse du même fil.")
+            if target.status != "published" or target.merged_into is not None:
+                raise Conflict("La réponse cible doit être publiée et ne pas être déjà fusionnée.")
+            await _move_votes(session, answer_id, into)
+            answer.merged_into = into
+            target_label = f"answer {answer_id} into {into}"
+        elif action in ("approve", "restore"):
+            answer.status, answer.reason = "published", None
+        elif action in ("reject", "hide"):
+            answer.status, answer.reason = ("rejected" if action == "reject" else "hidden"), reason
+            answer.pinned = False
+        else:
+            answer.pinned = action == "pin"
+        session.add(answer)
+        await session.flush()
+        conn = await session.connection()
+        touched = [answer_id] + ([into] if into is not None else [])
+        counts = await recount_answers(conn, touched)
+        for touched_id, c in counts.items():
+            await conn.execute(
+                update(Answer).where(col(Answer.id) == touched_id).values(agree=c.agree, disagree=c.disagree)
+            )
+        record(session, event.id, actor, action, target_label, reason)
+        thread_id = answer.thread_id
+        await session.commit()
+    if action in ("reject", "hide", "merge"):
+        try:
+            await ctx.live.counters.drop_answers(thread_id, [answer_id])
+        except Exception:
+            log.warning("live counters unreachable", exc_info=True)
+    await announce(ctx, event, [thread_id])
+
+
+async def _answer_of_event(session: object, event: EventView, answer_id: int) -> Answer:
+    row = (
+        await session.exec(  # type: ignore[attr-defined]
+            select(Answer, Thread.event_id)
+            .join(Thread, col(Thread.id) == col(Answer.thread_id))
+            .where(Answer.id == answer_id)
+        )
+    ).first()
+    if row is None or row[1] != event.id:
+        raise NotFound("Cette réponse n'existe pas.")
+    answer: Answer = row[0]
+    return answer
+
+
+async def _move_votes(session: object, source: int, target: int) -> None:
+    """Votes move to the target; a participant who voted on both keeps the target's vote."""
+    conn = await session.connection()  # type: ignore[attr-defined]
+    both = select(Vote.participant_id).where(Vote.answer_id == target)
+    await conn.execute(delete(Vote).where(col(Vote.answer_id) == source, col(Vote.participant_id).in_(both)))
+    await conn.execute(update(Vote).where(col(Vote.answer_id) == source).values(answer_id=target))
+
+
+async def ban(ctx: BoardContext, event: EventView, actor: Actor, participant_id: str) -> None:
+    async with ctx.db.writing() as session:
+        participant = await session.get(Participant, participant_id)
+        if participant is None or participant.event_id != event.id:
+            raise NotFound("Ce participant n'existe pas.")
+        participant.banned = True
+        session.add(participant)
+        record(session, event.id, actor, "ban", f"participant {participant_id[:8]}")
+        await session.commit()
+    ctx.live.channels.publish({"type": "status", "status": "moderation"}, [mod_channel(event.slug)])
+
+
+async def change_settings(
+    ctx: BoardContext, event: EventView, actor: Actor, moderation: str | None, voting: str | None
+) -> None:
+    if moderation is not None and moderation not in ("pre", "post"):
+        raise Invalid("La modération doit valoir « pre » ou « post ».")
+    if voting is not None and voting not in ("agree-disagree", "upvote"):
+        raise Invalid("Le vote doit valoir « agree-disagree » ou « upvote ».")
+    async with ctx.db.writing() as session:
+        row = await session.get(Event, event.id)
+        assert row is not None
+        changes = []
+        if moderation is not None and moderation != row.moderation:
+            row.moderation = moderation
+            changes.append(f"moderation={moderation}")
+        if voting is not None and voting != row.voting:
+            row.voting = voting
+            changes.append(f"voting={voting}")
+        if changes:
+            session.add(row)
+            record(session, event.id, actor, "settings", ", ".join(changes))
+        await session.commit()
+
+
+async def announce(ctx: BoardContext, event: EventView, thread_ids: list[int]) -> None:
+    """Recount the threads, then tell participants, screens and moderators to refresh."""
+    totals = await rebuild_threads(ctx, thread_ids)
+    for thread_id, counts in totals.items():
+        ctx.live.channels.publish(
+            {"type": "status", "thread": thread_id, "status": "answers", "totals": counts.__dict__},
+            [thread_channel(thread_id), event_channel(event.slug), mod_channel(event.slug)],
+        )
+
+
+async def queue(ctx: BoardContext, event: EventView) -> list[ModAnswer]:
+    """Pending answers of the event, oldest first."""
+    return await _mod_answers(ctx, event, statuses=("pending",), oldest_first=True)
+
+
+async def thread_answers(ctx: BoardContext, event: EventView) -> list[ModAnswer]:
+    """Published and set-aside answers of every thread, pinned and best first."""
+    return await _mod_answers(ctx, event, statuses=("published", "hidden", "rejected"), oldest_first=False)
+
+
+async def _mod_answers(
+    ctx: BoardContext, event: EventView, *, statuses: tuple[str, ...], oldest_first: bool
+) -> list[ModAnswer]:
+    query = (
+        select(Answer, Participant)
+        .join(Thread, col(Thread.id) == col(Answer.thread_id))
+        .join(Participant, col(Participant.id) == col(Answer.participant_id))
+        .where(
+            Thread.event_id == event.id, col(Answer.status).in_(statuses), col(Answer.merged_into).is_(None)
+        )
+    )
+    if oldest_first:
+        query = query.order_by(col(Answer.created_at), col(Answer.id))
+    else:
+        query = query.order_by(
+            col(Answer.pinned).desc(),
+            (col(Answer.agree) - col(Answer.disagree)).desc(),
+            col(Answer.created_at).desc(),
+        )
+    async with ctx.db.session() as session:
+        rows = (await session.exec(query)).all()
+        ids = [a.id for a, _ in rows]
+        merged: dict[int, list[str]] = {}
+        if ids:
+            for target, body in await session.exec(
+                select(Answer.merged_into, Answer.body).where(col(Answer.merged_into).in_(ids))
+            ):
+                if target is not None:
+                    merged.setdefault(target, []).append(body)
+    return [
+        ModAnswer(
+            id=a.id or 0,
+            thread_id=a.thread_id,
+            body=a.body,
+            status=a.status,
+            reason=a.reason,
+            pinned=a.pinned,
+            agree=a.agree,
+            disagree=a.disagree,
+            created_at=a.created_at,
+            participant_id=p.id,
+            author_name=p.name,
+            author_segment=p.segment,
+            author_banned=p.banned,
+            merged=tuple(merged.get(a.id or 0, ())),
+        )
+        for a, p in rows
+    ]
+
+
+async def set_aside(ctx: BoardContext, thread_id: int) -> list[tuple[str, int]]:
+    """How many answers of a thread were set aside, by reason, most frequent first."""
+    async with ctx.db.session() as session:
+        reasons = await session.exec(
+            select(Answer.reason).where(
+                Answer.thread_id == thread_id,
+                col(Answer.status).in_(("hidden", "rejected")),
+                col(Answer.merged_into).is_(None),
+            )
+        )
+        tally = Counter(r or "other" for r in reasons)
+    return tally.most_common()

@@ -1,0 +1,67 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+from litestar.response import Redirect, Response, Template
+
+from board.domain import accounts
+from board.domain.errors import TooFast
+from board.web.deps import board_context
+from board.web.identity import client_address
+from board.web.staff import SESSION_COOKIE, close_session, open_session, session_cookie, signed_in
+
+FAILED = "Identifiant ou mot de passe incorrect."
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+class AccountsController(Controller):
+    include_in_schema = False
+
+    @get("/login", name="login")
+    async def login_page(
+        self, request: Request, after: Annotated[str | None, Parameter(query="next")] = None
+    ) -> Template:
+        ctx = board_context(request)
+        account = await signed_in(ctx, request)
+        return Template("login.html", context={"next": _safe_next(after), "account": account, "error": None})
+
+    @post("/login", name="login_post")
+    async def login(self, request: Request) -> Response[Any]:
+        ctx = board_context(request)
+        form = await request.form()
+        username = str(form.get("username", "")).strip()
+        password = str(form.get("password", ""))
+        target = _safe_next(str(form.get("next", "") or ""))
+        address = client_address(request)
+        for kind, key in (("login-user", username.lower()), ("login-address", address)):
+            wait = await ctx.live.limits.retry_after(kind, key)
+            if wait is not None:
+                raise TooFast(f"Trop de tentatives de connexion : réessayez dans {wait} s.", wait)
+        account = await accounts.authenticate(ctx, username, password)
+        if account is None:
+            await ctx.live.limits.hit("login-user", username.lower())
+            await ctx.live.limits.hit("login-address", address)
+            return Template(
+                "login.html",
+                context={"next": target, "account": None, "error": FAILED, "username": username},
+                status_code=401,
+            )
+        token = await open_session(ctx, request, account)
+        response: Response[Any] = Redirect(target, status_code=303)
+        response.set_cookie(session_cookie(token, secure=ctx.settings.public_url.startswith("https://")))
+        return response
+
+    @post("/logout", name="logout")
+    async def logout(self, request: Request) -> Response[Any]:
+        ctx = board_context(request)
+        await close_session(ctx, request)
+        response: Response[Any] = Redirect("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response

@@ -1,0 +1,204 @@
+"""Moderation pages: the live queue, threads, decisions with reasons, bans, settings, export, audit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import CacheControlHeader
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Response, ServerSentEvent, ServerSentEventMessage, Template
+
+from board.domain import audit, counts, events, export, moderation, threads
+from board.domain.context import BoardContext
+from board.domain.moderation import ModAnswer
+from board.domain.threads import FACILITATOR_ACTIONS
+from board.domain.views import EventView, ThreadView
+from board.live.channels import event_channel, mod_channel
+from board.web.deps import board_context
+from board.web.render import Fragments, is_htmx, page
+from board.web.staff import Staff, staff
+from board.web.stream import RETRY_MS, counts_html
+
+BLOCKS = ("queue", "threads", "board")
+
+
+@dataclass(frozen=True)
+class ModPage:
+    event: EventView
+    staff: Staff
+    queue: list[ModAnswer]
+    threads: list[ThreadView]
+    answers: dict[int, list[ModAnswer]]
+    message: str | None = None
+
+    @property
+    def can_moderate(self) -> bool:
+        return self.staff.role in ("moderator", "admin")
+
+
+async def _mod_page(ctx: BoardContext, who: Staff, message: str | None = None) -> ModPage:
+    listed = await counts.with_counts(ctx, await events.list_threads(ctx, who.event.id, public=False))
+    by_thread: dict[int, list[ModAnswer]] = {t.id: [] for t in listed}
+    for answer in await moderation.thread_answers(ctx, who.event):
+        by_thread.setdefault(answer.thread_id, []).append(answer)
+    return ModPage(who.event, who, await moderation.queue(ctx, who.event), listed, by_thread, message)
+
+
+async def _after(
+    request: Request, ctx: BoardContext, who: Staff, message: str, anchor: str = ""
+) -> Response[Any]:
+    """htmx gets the refreshed board, a plain form goes back to the moderation page."""
+    if is_htmx(request):
+        data = await _mod_page(ctx, who, message)
+        return page(request, "moderation/board.html", {"page": data}, block="board")
+    return Redirect(f"/mod/{who.event.slug}{anchor}", status_code=303)
+
+
+class ModerationController(Controller):
+    path = "/mod/{slug:str}"
+    include_in_schema = False
+    cache_control = CacheControlHeader(no_store=True, private=True)
+
+    @get("/", name="mod_board")
+    async def board(
+        self, request: Request, slug: FromPath[str], block: FromQuery[str | None] = None
+    ) -> Template:
+        ctx = board_context(request)
+        who = await staff(ctx, request, slug)
+        data = await _mod_page(ctx, who)
+        chosen = block if block in BLOCKS else None
+        return page(request, "moderation/board.html", {"page": data}, block=chosen)
+
+    @get("/stream", name="mod_stream")
+    async def stream(self, request: Request, slug: FromPath[str]) -> ServerSentEvent:
+        ctx = board_context(request)
+        who = await staff(ctx, request, slug)
+        return ServerSentEvent(_mod_events(ctx, request.app.state.fragments, who.event))
+
+    @post("/answers/{answer_id:int}", name="mod_answer")
+    async def answer(self, request: Request, slug: FromPath[str], answer_id: FromPath[int]) -> Response[Any]:
+        ctx = board_context(request)
+        who = await staff(ctx, request, slug, "moderator")
+        form = await request.form()
+        action = str(form.get("action", ""))
+        into_raw = str(form.get("into", "") or "").strip()
+        into = int(into_raw) if into_raw.isdigit() else None
+        if action == "merge" and into_raw and into is None:
+            from board.domain.errors import Invalid
+
+            raise Invalid("La réponse cible (into) doit être un numéro de réponse.")
+        await moderation.act_on_answer(ctx, who.event, who.actor, answer_id, action, form.get("reason"), into)
+        return await _after(request, ctx, who, ACTION_DONE.get(action, "C'est fait."), f"#a{answer_id}")
+
+    @post("/threads", name="mod_threads")
+    async def create_thread(self, request: Request, slug: FromPath[str]) -> Response[Any]:
+        ctx = board_context(request)
+        who = await staff(ctx, request, slug, "moderator")
+        form = await request.form()
+        thread = await threads.create_thread(ctx, who.event, who.actor, str(form.get("prompt", "")))
+        return await _after(request, ctx, who, "Fil créé (brouillon).", f"#t{thread.id}")
+
+    @post("/threads/{thread_id:int}", name="mod_thread")
+    async def thread(self, request: Request, slug: FromPath[str], thread_id: FromPath[int]) -> Response[Any]:
+        ctx = board_context(request)
+        form = await request.form()
+        action = str(form.get("action", ""))
+        who = await staff(ctx, request, slug, "facilitator" if action in FACILITATOR_ACTIONS else "moderator")
+        await threads.act_on_thread(ctx, who.event, who.actor, thread_id, action, form.get("prompt"))
+        return await _after(request, ctx, who, THREAD_DONE.get(action, "C'est fait."), f"#t{thread_id}")
+
+    @post("/participants/{participant_id:str}/ban", name="mod_ban")
+    async def ban(
+        self, request: Request, slug: FromPath[str], participant_id: FromPath[str]
+    ) -> Response[Any]:
+        ctx = board_context(request)
+        who = await staff(ctx, request, slug, "moderator")
+        await moderation.ban(ctx, who.event, who.actor, participant_id)
+        return await _after(
+            request, ctx, who, "Participant suspendu : ses prochaines réponses et votes sont refusés."
+        )
+
+    @post("/settings", name="mod_settings")
+    async def settings(self, request: Request, slug: FromPath[str]) -> Response[Any]:
+        ctx = board_context(request)
+        who = await staff(ctx, request, slug, "moderator")
+        form = await request.form()
+        await moderation.change_settings(
+            ctx, who.event, who.actor, form.get("moderation") or None, form.get("voting") or None
+        )
+        who = await staff(ctx, request, slug, "moderator")
+        return await _after(request, ctx, who, "Réglages enregistrés.", "#settings")
+
+    @get("/export.csv", name="mod_export_csv")
+    async def export_csv(self, request: Request, slug: FromPath[str]) -> Response[str]:
+        ctx = board_context(request)
+        who = await staff(ctx, request, slug, "moderator")
+        body = await export.as_csv(ctx, who.event, ctx.settings.data_licence)
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{slug}.csv"'},
+        )
+
+    @get("/export.json", name="mod_export_json")
+    async def export_json(self, request: Request, slug: FromPath[str]) -> Response[str]:
+        ctx = board_context(request)
+        who = await staff(ctx, request, slug, "moderator")
+        body = await export.as_json(ctx, who.event, ctx.settings.data_licence)
+        return Response(
+            body,
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{slug}.json"'},
+        )
+
+    @get("/audit", name="mod_audit")
+    async def audit_log(self, request: Request, slug: FromPath[str]) -> Template:
+        ctx = board_context(request)
+        who = await staff(ctx, request, slug, "moderator")
+        entries = await audit.entries(ctx, who.event.id)
+        return Template(
+            "moderation/audit.html", context={"event": who.event, "entries": entries, "staff": who}
+        )
+
+
+ACTION_DONE = {
+    "approve": "Réponse publiée.",
+    "reject": "Réponse refusée.",
+    "hide": "Réponse masquée.",
+    "restore": "Réponse rétablie.",
+    "pin": "Réponse épinglée.",
+    "unpin": "Réponse désépinglée.",
+    "merge": "Réponses fusionnées.",
+}
+THREAD_DONE = {
+    "open": "Fil ouvert.",
+    "close": "Fil fermé.",
+    "present": "Fil affiché au projecteur.",
+    "up": "Fil déplacé.",
+    "down": "Fil déplacé.",
+    "edit": "Question modifiée.",
+}
+
+
+async def _mod_events(
+    ctx: BoardContext, fragments: Fragments, event: EventView
+) -> AsyncGenerator[ServerSentEventMessage, None]:
+    async with ctx.live.channels.subscribe([mod_channel(event.slug), event_channel(event.slug)]) as stream:
+        yield ServerSentEventMessage(comment="connected", retry=RETRY_MS)
+        last: dict[str, Any] | None = None
+        async for message in stream:
+            if message == last:
+                continue
+            last = message
+            kind = message.get("type")
+            if kind == "counts":
+                yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
+            elif kind == "answer":
+                yield ServerSentEventMessage(event="answer", data=str(message["answer"]["id"]))
+            elif kind == "status":
+                yield ServerSentEventMessage(event="status", data=str(message.get("status", "")))
+            elif kind == "ping":
+                yield ServerSentEventMessage(comment="ping")

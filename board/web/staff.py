@@ -1,0 +1,89 @@
+"""Moderator sessions: a random token in an HttpOnly cookie, its account id in the live layer's store.
+
+A new token is issued at every login and deleted at logout; participant and API paths never touch it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from litestar import Request
+from litestar.datastructures import Cookie
+from litestar.exceptions import HTTPException
+
+from board.domain import accounts, events
+from board.domain.accounts import AccountView
+from board.domain.audit import Actor
+from board.domain.context import BoardContext
+from board.domain.errors import Forbidden
+from board.domain.views import EventView
+
+SESSION_COOKIE = "board_session"
+SESSION_SECONDS = 12 * 60 * 60
+
+
+class SignInRequired(HTTPException):
+    """Anonymous visitor on a moderation route: sent to /login."""
+
+    status_code = 303
+
+
+@dataclass(frozen=True)
+class Staff:
+    account: AccountView
+    event: EventView
+    role: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.account.id, self.account.username, self.role)
+
+
+def session_cookie(token: str, *, secure: bool, max_age: int = SESSION_SECONDS) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        path="/",
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+
+
+async def open_session(ctx: BoardContext, request: Request, account: AccountView) -> str:
+    await close_session(ctx, request)
+    token = secrets.token_urlsafe(32)
+    await ctx.live.sessions.set(token, str(account.id), expires_in=SESSION_SECONDS)
+    return token
+
+
+async def close_session(ctx: BoardContext, request: Request) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await ctx.live.sessions.delete(token)
+
+
+async def signed_in(ctx: BoardContext, request: Request) -> AccountView | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    raw = await ctx.live.sessions.get(token)
+    if raw is None:
+        return None
+    return await accounts.get_account(ctx, int(raw))
+
+
+async def staff(ctx: BoardContext, request: Request, slug: str, needed: str = "facilitator") -> Staff:
+    """The signed-in account with at least `needed` on the event: 303 to /login, or 403."""
+    account = await signed_in(ctx, request)
+    if account is None:
+        raise SignInRequired()
+    event = await events.get_event(ctx, slug)
+    role = await accounts.role_on(ctx, account, event.id)
+    if role is None:
+        raise Forbidden("Votre compte n'a pas de rôle sur cet événement.")
+    if not accounts.allows(role, needed):
+        raise Forbidden("Cette action est réservée aux modérateurs de l'événement.")
+    return Staff(account, event, role)
