@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Response, Template
 
 from board.domain import accounts
@@ -26,7 +26,7 @@ class AccountsController(Controller):
 
     @get("/login", name="login")
     async def login_page(
-        self, request: Request, after: Annotated[str | None, Parameter(query="next")] = None
+        self, request: Request, after: Annotated[str | None, QueryParameter(name="next")] = None
     ) -> Template:
         ctx = board_context(request)
         account = await signed_in(ctx, request)
