@@ -66,12 +66,11 @@ async def as_csv(ctx: BoardContext, event: EventView, licence: str) -> str:
     ]
     for segment in event.segments:
         header += [f"agree {segment}", f"disagree {segment}"]
-    header.append("created_at")
+    header += ["created_at", "licence"]
     out = io.StringIO()
-    out.write(f"# {event.title} — {licence}\n")
     writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(data)
+    writer.writerows({**row, "licence": licence} for row in data)
     return out.getvalue()
 
 
