@@ -27,6 +27,7 @@ from board.web.health import healthz, readyz
 from board.web.moderation import ModerationController
 from board.web.participant import ParticipantController
 from board.web.render import STATIC, Fragments, make_environment
+from board.web.screen import ScreenController
 from board.web.stream import StreamController
 
 UNCOMPRESSED = ["^/healthz$", "/stream$"]
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             ParticipantController,
             StreamController,
+            ScreenController,
             AccountsController,
             ModerationController,
             ApiController,

@@ -135,8 +135,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         asyncio.run(_with_context(settings, lambda ctx: _seed(ctx, [])))
         os.environ["BOARD_DEMO"] = "1"
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
-    if settings.public_url and os.environ.get("BOARD_PUBLIC_URL"):
+    if os.environ.get("BOARD_PUBLIC_URL"):
         base = settings.public_url
+    else:
+        os.environ["BOARD_PUBLIC_URL"] = base
     print(
         f"Debate Board on {base}  (database: {settings.database_url.split('://')[0]}, "
         f"live layer: {'Redis' if settings.redis_url else 'in-process'}, workers: {args.workers})"

@@ -12,6 +12,7 @@ from board.domain.context import BoardContext
 from board.domain.counts import count_participants, publish_participants, recount_answers
 from board.domain.errors import Invalid, TooFast
 from board.domain.views import EventView, ParticipantView
+from board.live.channels import event_channel
 from board.live.counters import AnswerCounts
 from board.models import Answer, Participant, Vote
 
@@ -85,6 +86,10 @@ async def join(
         conn = await session.connection()
         people = await count_participants(conn, event.id)
     await publish_participants(ctx, event.id, people)
+    ctx.live.channels.publish(
+        {"type": "counts", "thread": None, "participants": people, "event_id": event.id},
+        [event_channel(event.slug)],
+    )
     return _view(participant), True
 
 

@@ -61,3 +61,99 @@ async def answer_results(
             )
         )
     return results
+
+
+@dataclass(frozen=True)
+class SegmentBar:
+    name: str
+    agree: int
+    disagree: int
+
+    @property
+    def votes(self) -> int:
+        return self.agree + self.disagree
+
+    @property
+    def approval(self) -> int | None:
+        """Approval in percent, or None before anyone of the segment voted."""
+        return round(100 * self.agree / self.votes) if self.votes else None
+
+    @property
+    def counted(self) -> bool:
+        return self.votes >= BRIDGE_MIN_VOTES
+
+
+@dataclass(frozen=True)
+class ScreenAnswer:
+    id: int
+    rank: int
+    body: str
+    agree: int
+    disagree: int
+    pinned: bool
+    bridge: bool
+    merged: int
+    segments: tuple[SegmentBar, ...]
+    agree_width: int
+    disagree_width: int
+
+    @property
+    def score(self) -> int:
+        return self.agree - self.disagree
+
+    @property
+    def approval(self) -> int | None:
+        total = self.agree + self.disagree
+        return round(100 * self.agree / total) if total else None
+
+
+@dataclass(frozen=True)
+class ThreadResults:
+    thread: ThreadView
+    answers: list[ScreenAnswer]
+    only: str | None = None
+
+
+SHOW_FILTERS = ("pinned", "bridges")
+
+
+async def thread_results(
+    ctx: BoardContext,
+    thread: ThreadView,
+    segments: tuple[str, ...],
+    *,
+    limit: int = 8,
+    only: str | None = None,
+) -> ThreadResults:
+    """The top answers as the projector shows them: bars scaled to the most-voted answer shown."""
+    ranked = await answer_results(ctx, thread, sort="top", limit=500)
+    if only == "pinned":
+        ranked = [r for r in ranked if r.pinned]
+    elif only == "bridges":
+        ranked = [r for r in ranked if r.bridge]
+    shown = ranked[:limit]
+    widest = max((r.agree + r.disagree for r in shown), default=0) or 1
+    answers = [
+        ScreenAnswer(
+            id=r.id,
+            rank=rank,
+            body=r.body,
+            agree=r.agree,
+            disagree=r.disagree,
+            pinned=r.pinned,
+            bridge=r.bridge,
+            merged=len(r.merged),
+            segments=tuple(
+                SegmentBar(
+                    name,
+                    r.segments.get(name, {}).get("agree", 0),
+                    r.segments.get(name, {}).get("disagree", 0),
+                )
+                for name in segments
+            ),
+            agree_width=round(100 * r.agree / widest),
+            disagree_width=round(100 * r.disagree / widest),
+        )
+        for rank, r in enumerate(shown)
+    ]
+    return ThreadResults(thread, answers, only if only in SHOW_FILTERS else None)

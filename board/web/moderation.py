@@ -50,10 +50,13 @@ async def _mod_page(ctx: BoardContext, who: Staff, message: str | None = None) -
 async def _after(
     request: Request, ctx: BoardContext, who: Staff, message: str, anchor: str = ""
 ) -> Response[Any]:
-    """htmx gets the refreshed board, a plain form goes back to the moderation page."""
+    """htmx gets the refreshed board, a plain form goes back where it came from (this event only)."""
     if is_htmx(request):
         data = await _mod_page(ctx, who, message)
         return page(request, "moderation/board.html", {"page": data}, block="board")
+    back = str((await request.form()).get("next", "") or "")
+    if back.startswith(f"/e/{who.event.slug}/"):
+        return Redirect(back, status_code=303)
     return Redirect(f"/mod/{who.event.slug}{anchor}", status_code=303)
 
 

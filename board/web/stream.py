@@ -26,6 +26,8 @@ def counts_html(fragments: Fragments, message: Message) -> str:
         answers={int(k): v for k, v in message.get("answers", {}).items()},
         thread_id=message.get("thread"),
         totals=message.get("totals"),
+        participants=message.get("participants"),
+        event_id=message.get("event_id"),
     )
 
 
@@ -90,10 +92,15 @@ async def _event_events(
                 event="counts", data=counts_html(fragments, snapshot), retry=RETRY_MS
             )
         async for message in stream:
-            if message.get("type") == "status" and message.get("status") == "threads":
-                yield ServerSentEventMessage(event="status", data="threads")
+            if message.get("type") == "status":
+                yield ServerSentEventMessage(event="status", data=str(message.get("status", "")))
             elif message.get("type") in {"counts", "answer"}:
-                totals_only = {"thread": message.get("thread"), "totals": message.get("totals")}
+                totals_only = {
+                    "thread": message.get("thread"),
+                    "totals": message.get("totals"),
+                    "participants": message.get("participants"),
+                    "event_id": message.get("event_id"),
+                }
                 yield ServerSentEventMessage(event="counts", data=counts_html(fragments, totals_only))
             elif message.get("type") == "ping":
                 yield ServerSentEventMessage(comment="ping")
