@@ -24,6 +24,8 @@ from board.web.accounts import AccountsController
 from board.web.api import ApiController
 from board.web.errors import HANDLERS
 from board.web.health import healthz, readyz
+from board.web.i18n import LanguageMiddleware
+from board.web.language import switch_language
 from board.web.moderation import ModerationController
 from board.web.participant import ParticipantController
 from board.web.render import STATIC, Fragments, make_environment
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ModerationController,
             ApiController,
             healthz,
+            switch_language,
             readyz,
             create_static_files_router(
                 path="/static",
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin()],
         ),
         exception_handlers=HANDLERS,
+        middleware=[LanguageMiddleware],
         on_startup=[start],
         on_shutdown=[stop],
         debug=settings.debug,

@@ -49,8 +49,12 @@ async def _seed(ctx: Any, files: list[Path]) -> None:
 
 async def _rebuild(ctx: Any, slug: str | None) -> None:
     from board.domain import counts, events
+    from board.domain.errors import BoardError
 
-    chosen = [await events.get_event(ctx, slug)] if slug else await events.list_events(ctx)
+    try:
+        chosen = [await events.get_event(ctx, slug)] if slug else await events.list_events(ctx)
+    except BoardError as exc:
+        sys.exit(f"board: {exc.message}")
     for event in chosen:
         threads = await counts.rebuild_event(ctx, event.id)
         print(f"{event.slug}: counters rebuilt for {len(threads)} thread(s)")

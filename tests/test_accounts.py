@@ -7,7 +7,9 @@ from tests.conftest import PASSWORD, SLUG, Board
 async def test_login_opens_a_session_and_logout_ends_it(board: Board) -> None:
     await accounts.add_account(board.ctx, "camille", PASSWORD, event_slug=SLUG, role="moderator")
     phone = await board.phone("/login")
-    response = await phone.submit("/login", {"username": "camille", "password": PASSWORD, "next": f"/mod/{SLUG}"})
+    response = await phone.submit(
+        "/login", {"username": "camille", "password": PASSWORD, "next": f"/mod/{SLUG}"}
+    )
     assert response.status_code == 303
     assert response.headers["location"] == f"/mod/{SLUG}"
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("board_session="))
@@ -26,7 +28,12 @@ async def test_each_login_issues_a_new_session_token(board: Board) -> None:
     first = await phone.submit("/login", {"username": "dominique", "password": PASSWORD})
     await phone.open("/login")
     second = await phone.submit("/login", {"username": "dominique", "password": PASSWORD})
-    token = [c.split(";")[0] for r in (first, second) for c in r.headers.get_list("set-cookie") if "board_session" in c]
+    token = [
+        c.split(";")[0]
+        for r in (first, second)
+        for c in r.headers.get_list("set-cookie")
+        if "board_session" in c
+    ]
     assert len(token) == 2 and token[0] != token[1]
 
 
@@ -44,7 +51,9 @@ async def test_repeated_failures_are_limited_per_username(board: Board) -> None:
     await accounts.add_account(board.ctx, "fred", PASSWORD)
     phone = await board.phone("/login")
     for _ in range(10):
-        assert (await phone.submit("/login", {"username": "fred", "password": "bad-password"})).status_code == 401
+        assert (
+            await phone.submit("/login", {"username": "fred", "password": "bad-password"})
+        ).status_code == 401
     limited = await phone.submit("/login", {"username": "fred", "password": PASSWORD})
     assert limited.status_code == 429
     assert "Retry-After" in limited.headers or "retry-after" in limited.headers

@@ -10,7 +10,13 @@ from board.live import Live, build_live
 from board.live.counters import AnswerCounts, ThreadCounts
 from tests.conftest import REDIS_URL, drop_redis_prefix
 
-RULES = {"answer": "2/minute", "vote": "3/minute", "join": "100/minute", "login-user": "3/minute", "login-address": "9/minute"}
+RULES = {
+    "answer": "2/minute",
+    "vote": "3/minute",
+    "join": "100/minute",
+    "login-user": "3/minute",
+    "login-address": "9/minute",
+}
 
 
 @pytest.fixture(params=["memory", "redis"])

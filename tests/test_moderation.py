@@ -213,3 +213,14 @@ async def test_decisions_reach_open_streams(redis_board: Board) -> None:
         received.append(await asyncio.wait_for(anext(stream), 2))
     assert received[0]["type"] == "status" and received[0]["status"] == "answers"
     assert await board.ctx.live.counters.get_answers([answer_id]) == {}
+
+
+async def test_the_export_withholds_text_set_aside_for_personal_data(board: Board) -> None:
+    _, answer_id, _ = await answer_on_first_thread(board, "Mon voisin M. Durand, 12 rue des Lilas")
+    moderator = await board.staff("moderator")
+    await decide(moderator, answer_id, "hide", reason="personal-data")
+    for fmt in ("csv", "json"):
+        exported = await moderator.http.get(f"/mod/{SLUG}/export.{fmt}")
+        assert exported.status_code == 200
+        assert "Durand" not in exported.text
+        assert "personal-data" in exported.text

@@ -42,22 +42,22 @@ async def add_account(
 ) -> AccountView:
     username = username.strip()
     if not username or len(username) > 80:
-        raise Invalid("The username must be 1 to 80 characters long.")
+        raise Invalid("L'identifiant doit faire de 1 à 80 caractères.")
     if len(password) < 8:
-        raise Invalid("The password must be at least 8 characters long.")
+        raise Invalid("Le mot de passe doit faire au moins 8 caractères.")
     if role is not None and role not in ROLES:
-        raise Invalid(f"The role must be one of: {', '.join(ROLES)}.")
+        raise Invalid("Le rôle doit être l'un de : {choices}.", choices=", ".join(ROLES))
     async with ctx.db.writing() as session:
         account = Account(username=username, password_hash=_hasher.hash(password), is_admin=is_admin)
         session.add(account)
         try:
             await session.flush()
         except IntegrityError:
-            raise Conflict(f"An account named {username!r} already exists.") from None
+            raise Conflict("Un compte nommé « {name} » existe déjà.", name=username) from None
         if event_slug:
             event = (await session.exec(select(Event).where(Event.slug == event_slug))).first()
             if event is None or event.id is None:
-                raise NotFound(f"No event with the slug {event_slug!r}.")
+                raise NotFound("Aucun événement ne porte le code « {slug} ».", slug=event_slug)
             assert account.id is not None
             session.add(EventRole(account_id=account.id, event_id=event.id, role=role or "moderator"))
         await session.commit()
@@ -66,12 +66,12 @@ async def add_account(
 
 async def grant(ctx: BoardContext, username: str, event_slug: str, role: str) -> None:
     if role not in ROLES:
-        raise Invalid(f"The role must be one of: {', '.join(ROLES)}.")
+        raise Invalid("Le rôle doit être l'un de : {choices}.", choices=", ".join(ROLES))
     async with ctx.db.writing() as session:
         account = (await session.exec(select(Account).where(Account.username == username))).first()
         event = (await session.exec(select(Event).where(Event.slug == event_slug))).first()
         if account is None or account.id is None or event is None or event.id is None:
-            raise NotFound("Unknown account or event.")
+            raise NotFound("Compte ou événement inconnu.")
         existing = await session.get(EventRole, (account.id, event.id))
         if existing is None:
             session.add(EventRole(account_id=account.id, event_id=event.id, role=role))

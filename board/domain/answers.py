@@ -29,7 +29,9 @@ def clean_body(body: str) -> str:
     if not text:
         raise Invalid("Votre réponse est vide : écrivez au moins un caractère.")
     if len(text) > BODY_MAX:
-        raise Invalid(f"Votre réponse fait {len(text)} caractères ; {BODY_MAX} au plus sont acceptés.")
+        raise Invalid(
+            "Votre réponse fait {n} caractères ; {most} au plus sont acceptés.", n=len(text), most=BODY_MAX
+        )
     return text
 
 
@@ -83,7 +85,7 @@ async def post(
         raise Conflict("Ce fil est fermé : il n'accepte plus de réponses.")
     wait = await ctx.live.limits.retry_after("answer", participant.id)
     if wait is not None:
-        raise TooFast(f"Vous répondez très vite : réessayez dans {wait} s.", wait)
+        raise TooFast("Vous répondez très vite : réessayez dans {wait} s.", wait)
     status = "pending" if event.moderation == "pre" else "published"
     answer = Answer(
         thread_id=thread.id, participant_id=participant.id, body=text, status=status, client_key=key

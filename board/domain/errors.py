@@ -4,11 +4,17 @@ from __future__ import annotations
 
 
 class BoardError(Exception):
-    """A refusal with a message a participant or moderator can read."""
+    """A refusal with a message a participant or moderator can read.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    The message is a French template with named fields, so the web layer can look it up
+    in a translation catalog before filling it in.
+    """
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        self.message = template.format(**params)
+        super().__init__(self.message)
 
 
 class NotFound(BoardError):
@@ -28,6 +34,6 @@ class Conflict(BoardError):
 
 
 class TooFast(BoardError):
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
+    def __init__(self, template: str, retry_after: int) -> None:
+        super().__init__(template, wait=retry_after)
         self.retry_after = retry_after

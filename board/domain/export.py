@@ -11,12 +11,19 @@ from sqlmodel import col, select
 
 from board.domain.context import BoardContext
 from board.domain.counts import recount_answers
+from board.domain.events import list_threads
 from board.domain.views import EventView
 from board.models import Answer, Thread
 
+REDACTED_REASONS = ("personal-data", "abusive")
+REDACTED = "[texte retiré par la modération]"
+
 
 async def rows(ctx: BoardContext, event: EventView) -> list[dict[str, Any]]:
-    """One row per answer (merged ones included, with the answer they joined)."""
+    """One row per answer (merged ones included, with the answer they joined).
+
+    Answers set aside for personal data or abuse keep their row but not their text.
+    """
     async with ctx.db.session() as session:
         found = (
             await session.exec(
@@ -35,7 +42,7 @@ async def rows(ctx: BoardContext, event: EventView) -> list[dict[str, Any]]:
             "thread": thread.id,
             "prompt": thread.prompt,
             "answer_id": answer.id,
-            "answer": answer.body,
+            "answer": REDACTED if answer.reason in REDACTED_REASONS else answer.body,
             "status": "merged" if answer.merged_into else answer.status,
             "reason": answer.reason or "",
             "merged_into": answer.merged_into or "",
@@ -76,11 +83,12 @@ async def as_csv(ctx: BoardContext, event: EventView, licence: str) -> str:
 
 async def as_json(ctx: BoardContext, event: EventView, licence: str) -> str:
     data = await rows(ctx, event)
-    threads: dict[int, dict[str, Any]] = {}
+    threads: dict[int, dict[str, Any]] = {
+        t.id: {"id": t.id, "prompt": t.prompt, "status": t.status, "answers": []}
+        for t in await list_threads(ctx, event.id, public=False)
+    }
     for row in data:
-        thread = threads.setdefault(
-            row["thread"], {"id": row["thread"], "prompt": row["prompt"], "answers": []}
-        )
+        thread = threads[row["thread"]]
         answer = {
             k: v
             for k, v in row.items()

@@ -70,14 +70,18 @@ async def act_on_answer(
     into: int | None = None,
 ) -> None:
     if action not in ANSWER_ACTIONS:
-        raise Invalid(f"Action inconnue : choisissez parmi {', '.join(ANSWER_ACTIONS)}.")
+        raise Invalid("Action inconnue : choisissez parmi {choices}.", choices=", ".join(ANSWER_ACTIONS))
     reason = clean_reason(action, reason)
     async with ctx.db.writing() as session:
         answer = await _answer_of_event(session, event, answer_id)
         if answer.merged_into is not None:
             raise Conflict("Cette réponse a déjà été fusionnée dans une autre.")
         if answer.status not in ALLOWED_FROM[action]:
-            raise Conflict(f"Impossible de faire « {action} » sur une réponse à l'état « {answer.status} ».")
+            raise Conflict(
+                "Impossible de faire « {action} » sur une réponse à l'état « {status} ».",
+                action=action,
+                status=answer.status,
+            )
         target_label = f"answer {answer_id}"
         if action == "merge":
             if into is None:

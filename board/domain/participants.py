@@ -99,9 +99,9 @@ async def set_profile(
     segment = segment.strip()
     name = " ".join(name.split())
     if segment and segment not in event.segments:
-        raise Invalid(f"Choisissez un profil parmi : {', '.join(event.segments)}.")
+        raise Invalid("Choisissez un profil parmi : {choices}.", choices=", ".join(event.segments))
     if len(name) > NAME_MAX:
-        raise Invalid(f"Le nom affiché doit faire au plus {NAME_MAX} caractères.")
+        raise Invalid("Le nom affiché doit faire au plus {most} caractères.", most=NAME_MAX)
     async with ctx.db.writing() as session:
         conn = await session.connection()
         await conn.execute(

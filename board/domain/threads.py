@@ -23,7 +23,9 @@ def clean_prompt(prompt: str | None) -> str:
     if not text:
         raise Invalid("La question est vide.")
     if len(text) > PROMPT_MAX:
-        raise Invalid(f"La question fait {len(text)} caractères ; {PROMPT_MAX} au plus sont acceptés.")
+        raise Invalid(
+            "La question fait {n} caractères ; {most} au plus sont acceptés.", n=len(text), most=PROMPT_MAX
+        )
     return text
 
 
@@ -47,7 +49,7 @@ async def act_on_thread(
     ctx: BoardContext, event: EventView, actor: Actor, thread_id: int, action: str, prompt: str | None = None
 ) -> None:
     if action not in THREAD_ACTIONS:
-        raise Invalid(f"Action inconnue : choisissez parmi {', '.join(THREAD_ACTIONS)}.")
+        raise Invalid("Action inconnue : choisissez parmi {choices}.", choices=", ".join(THREAD_ACTIONS))
     text = clean_prompt(prompt) if action == "edit" else None
     async with ctx.db.writing() as session:
         thread = await session.get(Thread, thread_id)

@@ -88,7 +88,7 @@ class VoteWriter:
         limits = self.ctx.live.limits
         wait = await limits.retry_after("vote", participant_id)
         if wait is not None:
-            raise TooFast(f"Vous votez très vite : réessayez dans {wait} s.", wait)
+            raise TooFast("Vous votez très vite : réessayez dans {wait} s.", wait)
         await self.start()
         future: asyncio.Future[VoteOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Request(slug, answer_id, participant_id, event_id, value, future))

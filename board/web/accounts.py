@@ -43,7 +43,7 @@ class AccountsController(Controller):
         for kind, key in (("login-user", username.lower()), ("login-address", address)):
             wait = await ctx.live.limits.retry_after(kind, key)
             if wait is not None:
-                raise TooFast(f"Trop de tentatives de connexion : réessayez dans {wait} s.", wait)
+                raise TooFast("Trop de tentatives de connexion : réessayez dans {wait} s.", wait)
         account = await accounts.authenticate(ctx, username, password)
         if account is None:
             await ctx.live.limits.hit("login-user", username.lower())

@@ -15,6 +15,7 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
+from board.web.i18n import gettext, translate_template
 from board.web.render import is_htmx
 from board.web.staff import SignInRequired
 
@@ -39,7 +40,7 @@ def _respond(
     headers = dict(headers or {})
     if request.url.path.startswith("/api/") or request.url.path.startswith("/schema"):
         return Response({"status_code": status, "detail": message}, status_code=status, headers=headers)
-    title = TITLES.get(status, "Erreur")
+    title = gettext(TITLES.get(status, "Erreur"))
     if is_htmx(request):
         headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
         return Template(
@@ -60,25 +61,30 @@ def _respond(
 def board_error(request: Request, exc: BoardError) -> Response[Any]:
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooFast) else None
-    return _respond(request, status, exc.message, headers)
+    return _respond(request, status, translate_template(exc.template, exc.params), headers)
 
 
 def http_error(request: Request, exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
-        message = CSRF_MESSAGE
+        message = gettext(CSRF_MESSAGE)
     elif isinstance(exc, NotFoundException):
-        message = exc.detail if exc.detail and exc.detail != "Not Found" else "Cette page n'existe pas."
+        message = gettext(
+            exc.detail if exc.detail and exc.detail != "Not Found" else "Cette page n'existe pas."
+        )
     elif isinstance(exc, ValidationException):
-        message = "La requête contient une valeur invalide."
+        message = gettext("La requête contient une valeur invalide.")
     else:
-        message = exc.detail or TITLES.get(status, "Erreur")
+        message = gettext(exc.detail or TITLES.get(status, "Erreur"))
     return _respond(request, status, message, dict(exc.headers or {}))
 
 
 def sign_in_required(request: Request, exc: SignInRequired) -> Response[Any]:
     """Anonymous on a moderation route: to /login, and back here afterwards."""
-    target = f"/login?next={quote(request.url.path)}"
+    path = request.url.path
+    if request.method != "GET" or path.endswith("/stream"):
+        path = "/".join(path.split("/")[:3])
+    target = f"/login?next={quote(path)}"
     if is_htmx(request):
         return Response("", status_code=200, headers={"HX-Redirect": target})
     return Redirect(target, status_code=303)
@@ -86,7 +92,7 @@ def sign_in_required(request: Request, exc: SignInRequired) -> Response[Any]:
 
 def server_error(request: Request, exc: Exception) -> Response[Any]:
     request.logger.exception("unhandled error", exc_info=exc)
-    return _respond(request, 500, "Une erreur inattendue est survenue ; réessayez dans un instant.")
+    return _respond(request, 500, gettext("Une erreur inattendue est survenue ; réessayez dans un instant."))
 
 
 HANDLERS: dict[type[Exception] | int, Any] = {

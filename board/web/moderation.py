@@ -18,6 +18,7 @@ from board.domain.threads import FACILITATOR_ACTIONS
 from board.domain.views import EventView, ThreadView
 from board.live.channels import event_channel, mod_channel
 from board.web.deps import board_context
+from board.web.i18n import gettext
 from board.web.render import Fragments, is_htmx, page
 from board.web.staff import Staff, staff
 from board.web.stream import RETRY_MS, counts_html
@@ -94,7 +95,9 @@ class ModerationController(Controller):
 
             raise Invalid("La réponse cible (into) doit être un numéro de réponse.")
         await moderation.act_on_answer(ctx, who.event, who.actor, answer_id, action, form.get("reason"), into)
-        return await _after(request, ctx, who, ACTION_DONE.get(action, "C'est fait."), f"#a{answer_id}")
+        return await _after(
+            request, ctx, who, gettext(ACTION_DONE.get(action, "C'est fait.")), f"#a{answer_id}"
+        )
 
     @post("/threads", name="mod_threads")
     async def create_thread(self, request: Request, slug: FromPath[str]) -> Response[Any]:
@@ -102,7 +105,7 @@ class ModerationController(Controller):
         who = await staff(ctx, request, slug, "moderator")
         form = await request.form()
         thread = await threads.create_thread(ctx, who.event, who.actor, str(form.get("prompt", "")))
-        return await _after(request, ctx, who, "Fil créé (brouillon).", f"#t{thread.id}")
+        return await _after(request, ctx, who, gettext("Fil créé (brouillon)."), f"#t{thread.id}")
 
     @post("/threads/{thread_id:int}", name="mod_thread")
     async def thread(self, request: Request, slug: FromPath[str], thread_id: FromPath[int]) -> Response[Any]:
@@ -111,7 +114,9 @@ class ModerationController(Controller):
         action = str(form.get("action", ""))
         who = await staff(ctx, request, slug, "facilitator" if action in FACILITATOR_ACTIONS else "moderator")
         await threads.act_on_thread(ctx, who.event, who.actor, thread_id, action, form.get("prompt"))
-        return await _after(request, ctx, who, THREAD_DONE.get(action, "C'est fait."), f"#t{thread_id}")
+        return await _after(
+            request, ctx, who, gettext(THREAD_DONE.get(action, "C'est fait.")), f"#t{thread_id}"
+        )
 
     @post("/participants/{participant_id:str}/ban", name="mod_ban")
     async def ban(
@@ -121,7 +126,10 @@ class ModerationController(Controller):
         who = await staff(ctx, request, slug, "moderator")
         await moderation.ban(ctx, who.event, who.actor, participant_id)
         return await _after(
-            request, ctx, who, "Participant suspendu : ses prochaines réponses et votes sont refusés."
+            request,
+            ctx,
+            who,
+            gettext("Participant suspendu : ses prochaines réponses et votes sont refusés."),
         )
 
     @post("/settings", name="mod_settings")
@@ -133,7 +141,7 @@ class ModerationController(Controller):
             ctx, who.event, who.actor, form.get("moderation") or None, form.get("voting") or None
         )
         who = await staff(ctx, request, slug, "moderator")
-        return await _after(request, ctx, who, "Réglages enregistrés.", "#settings")
+        return await _after(request, ctx, who, gettext("Réglages enregistrés."), "#settings")
 
     @get("/export.csv", name="mod_export_csv")
     async def export_csv(self, request: Request, slug: FromPath[str]) -> Response[str]:

@@ -15,6 +15,7 @@ from board.domain.errors import Invalid
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.domain.votes import parse_value
 from board.web.deps import board_context, visitor
+from board.web.i18n import gettext, translate_template
 from board.web.identity import read_participant
 from board.web.render import is_htmx, page
 
@@ -26,6 +27,7 @@ class EventPage:
     participant: ParticipantView
     participants: int
     message: str | None = None
+    failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class ParticipantController(Controller):
                 {
                     "events": await events.list_events(ctx),
                     "code": code,
-                    "error": "Aucun événement ne porte ce code.",
+                    "error": gettext("Aucun événement ne porte ce code."),
                 },
                 status_code=404,
             )
@@ -110,7 +112,12 @@ class ParticipantController(Controller):
         except Invalid as exc:
             threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
             data = EventPage(
-                event, threads, participant, await counts.participants(ctx, event.id), exc.message
+                event,
+                threads,
+                participant,
+                await counts.participants(ctx, event.id),
+                translate_template(exc.template, exc.params),
+                failed=True,
             )
             return _with_cookies(
                 page(request, "participant/event.html", {"page": data}, block="profile", status_code=422),
@@ -119,7 +126,11 @@ class ParticipantController(Controller):
         if is_htmx(request):
             threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
             data = EventPage(
-                event, threads, participant, await counts.participants(ctx, event.id), "Profil enregistré."
+                event,
+                threads,
+                participant,
+                await counts.participants(ctx, event.id),
+                gettext("Profil enregistré."),
             )
             return _with_cookies(
                 page(request, "participant/event.html", {"page": data}, block="profile"), cookies
@@ -178,7 +189,7 @@ class ParticipantController(Controller):
                 participant,
                 "top",
                 draft=body[:2000],
-                error=exc.message,
+                error=translate_template(exc.template, exc.params),
                 client_key=key or _fresh_key(),
             )
             if is_htmx(request):
@@ -201,7 +212,7 @@ class ParticipantController(Controller):
                 participant,
                 "top",
                 draft=body[:2000],
-                error=exc.message,
+                error=translate_template(exc.template, exc.params),
                 client_key=key or _fresh_key(),
             )
             return _with_cookies(

@@ -14,24 +14,28 @@ from litestar import Request
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
+from board.web import i18n
+from board.web.i18n import N_
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 REASON_PLURALS = {
-    "offtopic": ("hors-sujet", "hors-sujet"),
-    "abusive": ("propos abusif", "propos abusifs"),
-    "duplicate": ("doublon", "doublons"),
-    "personal-data": ("donnée personnelle", "données personnelles"),
-    "other": ("autre motif", "autres motifs"),
+    "offtopic": (N_("hors-sujet"), N_("hors-sujet")),
+    "abusive": (N_("propos abusif"), N_("propos abusifs")),
+    "duplicate": (N_("doublon"), N_("doublons")),
+    "personal-data": (N_("donnée personnelle"), N_("données personnelles")),
+    "other": (N_("autre motif"), N_("autres motifs")),
 }
 REASON_LABELS = {
-    "offtopic": "hors-sujet",
-    "abusive": "propos abusifs",
-    "duplicate": "doublon",
-    "personal-data": "données personnelles",
-    "other": "autre motif",
+    "offtopic": N_("hors-sujet"),
+    "abusive": N_("propos abusifs"),
+    "duplicate": N_("doublon"),
+    "personal-data": N_("données personnelles"),
+    "other": N_("autre motif"),
 }
+SEGMENT_NAMES = (N_("citoyen"), N_("étudiant"), N_("agent public"))
 
 
 @cache
@@ -51,12 +55,18 @@ def vendor_file(prefix: str) -> str:
 def make_environment(*, auto_reload: bool = False, timezone: str = "Europe/Paris") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
+        extensions=["jinja2.ext.i18n"],
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         auto_reload=auto_reload,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.template_gettext, i18n.template_ngettext, newstyle=True
+    )
     env.globals.update(
+        lang=i18n.current,
+        languages=i18n.LANGUAGES,
         static_url=static_url,
         htmx_js=vendor_file("htmx"),
         sse_js=vendor_file("htmx-ext-sse"),

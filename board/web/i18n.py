@@ -1,0 +1,119 @@
+"""The interface language: French first, English second, from a remembered choice or Accept-Language.
+
+Templates and error messages are written in French; English comes from a Babel catalog (.po) read at
+start-up. The language of the request in progress lives in a context variable, so fragments rendered
+for a stream speak the language of the browser that opened it.
+"""
+
+from __future__ import annotations
+
+import io
+from contextvars import ContextVar
+from functools import cache
+from gettext import NullTranslations
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+LANGUAGES = ("fr", "en")
+DEFAULT = "fr"
+COOKIE = "lang"
+CATALOGS = Path(__file__).resolve().parent.parent / "translations"
+
+_current: ContextVar[str] = ContextVar("language", default=DEFAULT)
+
+
+@cache
+def catalog(language: str) -> NullTranslations:
+    path = CATALOGS / language / "LC_MESSAGES" / "messages.po"
+    if language == DEFAULT or not path.exists():
+        return NullTranslations()
+    with path.open("rb") as po:
+        messages = read_po(po, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, messages)
+    compiled.seek(0)
+    return Translations(fp=compiled)
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog where it is translated later, by value."""
+    return message
+
+
+def current() -> str:
+    return _current.get()
+
+
+def gettext(message: str, **params: object) -> str:
+    text = catalog(current()).gettext(message)
+    return text % params if params else text
+
+
+def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
+    text = catalog(current()).ngettext(singular, plural, n)
+    return text % {"num": n, **params}
+
+
+def translate_template(template: str, params: dict[str, object]) -> str:
+    """A domain message (a French `str.format` template) in the current language."""
+    return catalog(current()).gettext(template).format(**params)
+
+
+def choose(cookie: str | None, accept_language: str | None) -> str:
+    """The remembered choice, else the first supported language the browser asks for, else French."""
+    if cookie in LANGUAGES:
+        return cookie
+    ranked = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        code, _, quality = part.strip().partition(";q=")
+        try:
+            weight = float(quality) if quality else 1.0
+        except ValueError:
+            weight = 0.0
+        ranked.append((-weight, index, code.split("-")[0].strip().lower()))
+    for _weight, _index, code in sorted(ranked):
+        if code in LANGUAGES:
+            return code
+    return DEFAULT
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    for part in raw.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+class LanguageMiddleware:
+    """Sets the request's language before anything renders."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            _current.set(choose(_cookie(scope, COOKIE), _header(scope, b"accept-language")))
+        await self.app(scope, receive, send)
+
+
+def template_gettext(message: str) -> str:
+    return catalog(current()).gettext(message)
+
+
+def template_ngettext(singular: str, plural: str, n: int) -> str:
+    return catalog(current()).ngettext(singular, plural, n)

@@ -1,0 +1,313 @@
+"""Who may do what under /mod: a sweep over the route table, so a new moderation route cannot ship unguarded.
+
+Every (method, path) under /mod that the app serves must be listed in CASES below with the least role it
+needs; the sweep then walks each case as an anonymous visitor, an account without a role on the event,
+a facilitator, a moderator and an admin, with real ids in the paths and the CSRF token on every POST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import col, func, select
+
+from board.models import Answer, AuditEntry, Event, Thread
+from tests.conftest import SLUG, Board, Phone
+
+ALLOWED = (200, 303)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to make on a /mod route: the route template, its form and the least role allowed."""
+
+    method: str
+    path: str
+    needs: str
+    data: dict[str, str] = field(default_factory=dict)
+    answer: str = "published"
+
+    @property
+    def streams(self) -> bool:
+        return self.path.endswith("/stream")
+
+    def url(self, world: dict[str, Any]) -> str:
+        return self.path.format(**{**world, "answer_id": world[self.answer]})
+
+    def form(self, world: dict[str, Any]) -> dict[str, str]:
+        return {key: value.format(**world) for key, value in self.data.items()}
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.data or ''}".strip()
+
+
+def answer_action(action: str, *, answer: str = "published", **fields: str) -> Case:
+    return Case("POST", "/mod/{slug}/answers/{answer_id}", "moderator", {"action": action, **fields}, answer)
+
+
+def thread_action(action: str, needs: str = "facilitator", **fields: str) -> Case:
+    return Case("POST", "/mod/{slug}/threads/{thread_id}", needs, {"action": action, **fields})
+
+
+# In an order a moderator can play from start to end, each request valid in the state the last one left.
+CASES = [
+    Case("GET", "/mod/{slug}", "facilitator"),
+    Case("GET", "/mod/{slug}/stream", "facilitator"),
+    thread_action("close"),
+    thread_action("open"),
+    thread_action("present"),
+    thread_action("down"),
+    thread_action("up"),
+    thread_action(
+        "edit", "moderator", prompt="L'expérimentation est-elle compatible avec l'action publique ?"
+    ),
+    Case("POST", "/mod/{slug}/threads", "moderator", {"prompt": "Une question ajoutée en séance ?"}),
+    answer_action("pin"),
+    answer_action("unpin"),
+    answer_action("hide", reason="offtopic"),
+    answer_action("restore"),
+    answer_action("hide", reason="duplicate"),
+    answer_action("approve"),
+    answer_action("reject", answer="pending", reason="abusive"),
+    answer_action("merge", into="{other}"),
+    Case("POST", "/mod/{slug}/participants/{participant_id}/ban", "moderator"),
+    Case("POST", "/mod/{slug}/settings", "moderator", {"moderation": "pre", "voting": "upvote"}),
+    Case("GET", "/mod/{slug}/export.csv", "moderator"),
+    Case("GET", "/mod/{slug}/export.json", "moderator"),
+    Case("GET", "/mod/{slug}/audit", "moderator"),
+]
+KNOWN = {(case.method, case.path) for case in CASES}
+FACILITATOR_WRITES = ["thread-close", "thread-open", "thread-present", "thread-down", "thread-up"]
+
+
+def mod_routes(board: Board) -> set[tuple[str, str]]:
+    """(method, path) of every /mod route the app serves; OPTIONS is Litestar's automatic preflight answer."""
+    found = set()
+    for route in board.app.routes:
+        if not route.path.startswith("/mod"):
+            continue
+        path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
+        for method in getattr(route, "methods", {"GET"}):
+            if method != "OPTIONS":
+                found.add((method, path))
+    return found
+
+
+async def prepare(board: Board) -> dict[str, Any]:
+    """Real ids for the paths: two published answers, one awaiting moderation, their author, a thread."""
+    thread_id = (await board.thread_ids())[0]
+    author = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    setup = await board.staff("moderator")
+    await setup.open(f"/mod/{SLUG}")
+
+    async def post(body: str, expected: int) -> int:
+        response = await author.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": body}, htmx=True)
+        assert response.status_code == expected, response.text
+        async with board.ctx.db.session() as session:
+            answer = (await session.exec(select(Answer).where(Answer.body == body))).one()
+        assert answer.id is not None
+        return answer.id
+
+    published = await post("Expérimenter, puis évaluer publiquement", 201)
+    other = await post("Évaluer chaque expérimentation", 201)
+    assert (await setup.submit(f"/mod/{SLUG}/settings", {"moderation": "pre"})).status_code == 303
+    pending = await post("Une réponse en attente de modération", 202)
+    assert (await setup.submit(f"/mod/{SLUG}/settings", {"moderation": "post"})).status_code == 303
+    async with board.ctx.db.session() as session:
+        participant_id = (await session.get(Answer, published)).participant_id  # type: ignore[union-attr]
+    return {
+        "slug": SLUG,
+        "thread_id": thread_id,
+        "published": published,
+        "other": other,
+        "pending": pending,
+        "participant_id": participant_id,
+    }
+
+
+async def open_stream(board: Board, phone: Phone, path: str, *, htmx: bool = False) -> httpx.Response:
+    """A GET that a browser closes as soon as the response starts (httpx's ASGI transport would wait forever).
+
+    Returns the status and headers; the body is not read. The server must end the stream once told the
+    client has gone.
+    """
+    headers = [(b"host", b"testserver.local"), (b"accept", b"text/event-stream")]
+    cookies = "; ".join(f"{name}={value}" for name, value in phone.http.cookies.items())
+    if cookies:
+        headers.append((b"cookie", cookies.encode()))
+    if htmx:
+        headers.append((b"hx-request", b"true"))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "server": ("testserver.local", 80),
+        "client": ("127.0.0.1", 50000),
+    }
+    started = asyncio.Event()
+    start: dict[str, Any] = {}
+    asked = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await started.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            started.set()
+
+    serving = asyncio.create_task(board.app(scope, receive, send))  # type: ignore[arg-type]
+    try:
+        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.wait_for(serving, 5)
+    finally:
+        serving.cancel()
+    return httpx.Response(start["status"], headers=[(k.decode(), v.decode()) for k, v in start["headers"]])
+
+
+async def request(
+    board: Board, phone: Phone, case: Case, world: dict[str, Any], *, htmx: bool = False
+) -> httpx.Response:
+    url = case.url(world)
+    if case.streams:
+        return await open_stream(board, phone, url, htmx=htmx)
+    if case.method == "GET":
+        return await phone.open(url, headers={"HX-Request": "true"} if htmx else {})
+    assert case.method == "POST", f"the sweep does not know how to send {case}"
+    return await phone.submit(url, case.form(world), htmx=htmx)
+
+
+async def audit_actions(board: Board) -> list[tuple[str, str]]:
+    async with board.ctx.db.session() as session:
+        rows = await session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))
+        return [(entry.actor, entry.action) for entry in rows]
+
+
+async def test_the_sweep_knows_every_moderation_route(board: Board) -> None:
+    served = mod_routes(board)
+    assert served, "no /mod route found: the sweep is reading the route table wrongly"
+    assert served - KNOWN == set(), "new /mod routes: add them to CASES with the role they need"
+    assert KNOWN - served == set(), "CASES lists /mod routes the app no longer serves"
+    assert {case.needs for case in CASES} == {"facilitator", "moderator"}
+
+
+async def test_anonymous_visitors_are_sent_to_the_login_page(board: Board) -> None:
+    world = await prepare(board)
+    before = await audit_actions(board)
+    visitor = await board.phone("/login")
+    assert visitor.csrf, "the login page gives the form its CSRF token"
+    for case in CASES:
+        plain = await request(board, visitor, case, world)
+        assert plain.status_code == 303, f"{case}: {plain.status_code}"
+        assert plain.headers["location"].startswith("/login"), f"{case}: {plain.headers['location']}"
+
+        htmx = await request(board, visitor, case, world, htmx=True)
+        assert htmx.status_code == 200, f"{case} (htmx): {htmx.status_code}"
+        assert htmx.headers.get("HX-Redirect", "").startswith("/login"), f"{case} (htmx): {htmx.headers}"
+    assert await audit_actions(board) == before, "a refused request changed something"
+
+
+async def test_an_account_without_a_role_on_the_event_is_refused_everywhere(board: Board) -> None:
+    world = await prepare(board)
+    before = await audit_actions(board)
+    stranger = await board.staff(None)
+    await stranger.open(f"/mod/{SLUG}")
+    for case in CASES:
+        response = await request(board, stranger, case, world)
+        assert response.status_code == 403, f"{case}: {response.status_code}"
+        if not case.streams:
+            assert response.headers["content-type"].startswith("text/html"), f"{case}: an HTML error page"
+    assert await audit_actions(board) == before, "a refused request changed something"
+
+
+async def test_a_facilitator_runs_threads_and_screen_but_cannot_moderate(board: Board) -> None:
+    world = await prepare(board)
+    before = await audit_actions(board)
+    facilitator = await board.staff("facilitator")
+    assert (await facilitator.open(f"/mod/{SLUG}")).status_code == 200
+    for case in CASES:
+        response = await request(board, facilitator, case, world)
+        if case.needs == "moderator":
+            assert response.status_code == 403, f"{case}: {response.status_code}"
+        else:
+            assert response.status_code in ALLOWED, f"{case}: {response.status_code} {response.text[:300]}"
+            if case.streams:
+                assert response.headers["content-type"].startswith("text/event-stream")
+
+    after = await audit_actions(board)
+    assert after[: len(before)] == before
+    assert [action for _, action in after[len(before) :]] == FACILITATOR_WRITES, (
+        "only the allowed actions ran"
+    )
+    async with board.ctx.db.session() as session:
+        thread = await session.get(Thread, world["thread_id"])
+        answer = await session.get(Answer, world["published"])
+    assert thread is not None and thread.prompt.startswith("L'expérimentation et l'action publique")
+    assert answer is not None and answer.status == "published" and not answer.pinned
+
+
+@pytest.mark.parametrize(("role", "admin"), [("moderator", False), (None, True)], ids=["moderator", "admin"])
+async def test_a_moderator_or_an_admin_may_do_everything(board: Board, role: str | None, admin: bool) -> None:
+    world = await prepare(board)
+    before = len(await audit_actions(board))
+    moderator = await board.staff(role, admin=admin)
+    await moderator.open(f"/mod/{SLUG}")
+    for case in CASES:
+        response = await request(board, moderator, case, world)
+        assert response.status_code in ALLOWED, f"{case}: {response.status_code} {response.text[:300]}"
+        if case.streams:
+            assert response.headers["content-type"].startswith("text/event-stream")
+
+    writes = [c for c in CASES if c.method == "POST"]
+    assert len(await audit_actions(board)) - before == len(writes), "every moderation action is audited"
+    async with board.ctx.db.session() as session:
+        merged = await session.get(Answer, world["published"])
+        rejected = await session.get(Answer, world["pending"])
+        event = (await session.exec(select(Event).where(Event.slug == SLUG))).one()
+        threads = (await session.exec(select(func.count()).select_from(Thread))).one()
+    assert merged is not None and merged.merged_into == world["other"]
+    assert rejected is not None and (rejected.status, rejected.reason) == ("rejected", "abusive")
+    assert (event.moderation, event.voting) == ("pre", "upvote")
+    assert threads == 6
+
+
+async def test_a_post_without_the_csrf_token_is_refused_even_for_a_moderator(board: Board) -> None:
+    world = await prepare(board)
+    before = await audit_actions(board)
+    moderator = await board.staff("moderator")
+    await moderator.open(f"/mod/{SLUG}")
+    for htmx in (False, True):
+        refused = await moderator.submit(
+            f"/mod/{SLUG}/settings", {"moderation": "pre"}, htmx=htmx, csrf=False
+        )
+        assert refused.status_code == 403
+        assert refused.headers["content-type"].startswith("text/html"), "an HTML page, not Litestar's JSON"
+        assert "jeton de sécurité" in refused.text
+    hide = answer_action("hide", reason="offtopic")
+    refused = await moderator.submit(hide.url(world), hide.form(world), csrf=False)
+    assert refused.status_code == 403
+    async with board.ctx.db.session() as session:
+        event = (await session.exec(select(Event).where(Event.slug == SLUG))).one()
+        answer = await session.get(Answer, world["published"])
+    assert event.moderation == "post"
+    assert answer is not None and answer.status == "published"
+    assert await audit_actions(board) == before
+    accepted = await moderator.submit(f"/mod/{SLUG}/settings", {"moderation": "pre"})
+    assert accepted.status_code == 303, "the same form with its token goes through"
