@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin
@@ -23,6 +24,7 @@ from board.settings import Settings
 from board.web.accounts import AccountsController
 from board.web.api import ApiController
 from board.web.errors import HANDLERS
+from board.web.headers import SecurityHeadersMiddleware
 from board.web.health import healthz, readyz
 from board.web.i18n import LanguageMiddleware
 from board.web.language import switch_language
@@ -32,6 +34,7 @@ from board.web.render import STATIC, Fragments, make_environment
 from board.web.screen import ScreenController
 from board.web.stream import StreamController
 
+MAX_BODY = 64 * 1024
 UNCOMPRESSED = ["^/healthz$", "/stream$"]
 
 
@@ -101,7 +104,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin()],
         ),
         exception_handlers=HANDLERS,
-        middleware=[LanguageMiddleware],
+        middleware=[
+            DefineMiddleware(
+                SecurityHeadersMiddleware, screen_frame_ancestors=settings.screen_frame_ancestors
+            ),
+            LanguageMiddleware,
+        ],
+        request_max_body_size=MAX_BODY,
         on_startup=[start],
         on_shutdown=[stop],
         debug=settings.debug,

@@ -47,6 +47,7 @@ class Settings:
     login_address_limit: str = "60/minute"
     seeds_dir: Path = field(default_factory=lambda: default_seeds_dir())
     timezone: str = "Europe/Paris"
+    screen_frame_ancestors: str = "'none'"
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,6 +83,7 @@ class Settings:
             login_address_limit=env.get("BOARD_LOGIN_ADDRESS_LIMIT") or "60/minute",
             seeds_dir=Path(env["BOARD_SEEDS_DIR"]) if env.get("BOARD_SEEDS_DIR") else default_seeds_dir(),
             timezone=env.get("BOARD_TIMEZONE") or "Europe/Paris",
+            screen_frame_ancestors=env.get("BOARD_SCREEN_FRAME_ANCESTORS") or "'none'",
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -1,0 +1,28 @@
+"""Headers and limits that protect participants: CSP without inline script, no framing, body size."""
+
+from tests.conftest import SLUG, Board
+
+
+async def test_pages_carry_a_strict_content_security_policy(board: Board) -> None:
+    phone = await board.phone(None)
+    page = await phone.open(f"/e/{SLUG}")
+    csp = page.headers["content-security-policy"]
+    script = next(part for part in csp.split(";") if part.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script and "'unsafe-eval'" not in script
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in page.text and " on" + "click=" not in page.text
+
+
+async def test_moderation_pages_are_never_cached(board: Board) -> None:
+    moderator = await board.staff("moderator")
+    page = await moderator.open(f"/mod/{SLUG}")
+    assert "no-store" in page.headers["cache-control"]
+
+
+async def test_bodies_over_64_kb_are_refused_with_413(board: Board) -> None:
+    thread_id = (await board.thread_ids())[0]
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    response = await phone.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "x" * 70_000})
+    assert response.status_code == 413
