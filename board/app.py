@@ -47,7 +47,7 @@ def build_context(settings: Settings) -> BoardContext:
         "login-address": settings.login_address_limit,
     }
     live = build_live(settings.redis_url, settings.redis_prefix, rules)
-    return BoardContext(Database(settings.database_url), live, settings)
+    return BoardContext(Database(settings.database_url, schema=settings.database_schema), live, settings)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

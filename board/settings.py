@@ -33,6 +33,7 @@ def _demo_secret(path: Path) -> str:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    database_schema: str | None = None
     redis_url: str | None = None
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
@@ -69,6 +70,7 @@ class Settings:
             raise SettingsError("BOARD_SECRET_KEY must be at least 16 characters long.")
         return cls(
             database_url=env.get("BOARD_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_schema=env.get("BOARD_DATABASE_SCHEMA") or None,
             redis_url=env.get("BOARD_REDIS_URL") or None,
             secret_key=secret,
             public_url=(env.get("BOARD_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),

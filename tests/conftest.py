@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ import httpx
 import pytest
 from litestar import Litestar
 from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from board.app import create_app
 from board.domain.context import BoardContext
@@ -30,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_SEED = ROOT / "seeds" / "republique-collaborative.toml"
 SLUG = "republique-collaborative"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
@@ -126,7 +131,34 @@ class Board:
         return [t.id for t in await events.list_threads(self.ctx, event.id)]
 
 
-async def start_board(tmp_path: Path, **settings: Any) -> AsyncIterator[Board]:
+@asynccontextmanager
+async def postgres_schema() -> AsyncIterator[str]:
+    """A schema of its own in the `test` database, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    engine = create_async_engine(POSTGRES_URL, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{name}"'))
+        yield name
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        await engine.dispose()
+
+
+async def start_board(tmp_path: Path, database: str = "sqlite", **settings: Any) -> AsyncIterator[Board]:
+    if database == "postgres":
+        async with postgres_schema() as schema:
+            async for board in _start_board(
+                tmp_path, database_url=POSTGRES_URL, database_schema=schema, **settings
+            ):
+                yield board
+    else:
+        async for board in _start_board(tmp_path, **settings):
+            yield board
+
+
+async def _start_board(tmp_path: Path, **settings: Any) -> AsyncIterator[Board]:
     app = create_app(test_settings(tmp_path, **settings))
     ctx: BoardContext = app.state.board
     await ctx.db.upgrade()
@@ -152,10 +184,10 @@ async def start_board(tmp_path: Path, **settings: Any) -> AsyncIterator[Board]:
         await drop_redis_prefix(ctx.settings.redis_prefix)
 
 
-@pytest.fixture
-async def board(tmp_path: Path) -> AsyncIterator[Board]:
-    """The board with the in-process live layer, seeded with the demo event."""
-    async for b in start_board(tmp_path):
+@pytest.fixture(params=["sqlite", "postgres"])
+async def board(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Board]:
+    """The board with the in-process live layer, seeded with the demo event, on SQLite and PostgreSQL."""
+    async for b in start_board(tmp_path, database=request.param):
         yield b
 
 
