@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 
@@ -19,6 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from board.db import Database
 from board.domain.context import BoardContext
+from board.domain.counts import heal_forever
 from board.live import build_live
 from board.settings import Settings
 from board.web.accounts import AccountsController
@@ -55,12 +57,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ctx = build_context(settings)
     env = make_environment(auto_reload=settings.debug, timezone=settings.timezone)
 
+    tasks: list[asyncio.Task[None]] = []
+
     async def start() -> None:
         await ctx.votes.start()
+        tasks.append(asyncio.create_task(heal_forever(ctx), name="counter-healing"))
         gc.collect()
         gc.freeze()
 
     async def stop() -> None:
+        for task in tasks:
+            task.cancel()
         await ctx.votes.stop()
         await ctx.db.dispose()
         await ctx.live.close()

@@ -121,6 +121,7 @@ async def _announce(ctx: BoardContext, event: EventView, answer: AnswerView, tot
         await ctx.live.counters.set_thread(answer.thread_id, totals)  # type: ignore[arg-type]
     except Exception:
         log.warning("live counters unreachable after a new answer", exc_info=True)
+        ctx.stale_threads.add(answer.thread_id)
     message = {
         "type": "answer",
         "thread": answer.thread_id,

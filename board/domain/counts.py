@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
@@ -12,6 +13,7 @@ from sqlmodel import col, select
 
 from board.domain.context import BoardContext
 from board.domain.views import ThreadView
+from board.live.channels import thread_channel
 from board.live.counters import AnswerCounts, ThreadCounts
 from board.models import Answer, Participant, Thread, Vote
 
@@ -137,7 +139,43 @@ async def rebuild_threads(ctx: BoardContext, thread_ids: Iterable[int]) -> dict[
             await ctx.live.counters.set_thread(thread_id, threads[thread_id])
     except Exception:
         log.warning("live counters unreachable; rebuild postponed", exc_info=True)
+        ctx.stale_threads.update(ids)
     return threads
+
+
+HEAL_EVERY = 2.0
+
+
+async def heal(ctx: BoardContext) -> list[int]:
+    """Rebuild the threads whose live counters missed a write, once the live layer answers again."""
+    if not ctx.stale_threads or not await ctx.live.counters.ping():
+        return []
+    ids = sorted(ctx.stale_threads)
+    ctx.stale_threads.difference_update(ids)
+    totals = await rebuild_threads(ctx, ids)
+    healed = [t for t in ids if t not in ctx.stale_threads]
+    for thread_id in healed:
+        ctx.live.channels.publish(
+            {
+                "type": "status",
+                "thread": thread_id,
+                "status": "answers",
+                "totals": totals[thread_id].__dict__,
+            },
+            [thread_channel(thread_id)],
+        )
+    if healed:
+        log.info("live counters rebuilt from SQL for threads %s", healed)
+    return healed
+
+
+async def heal_forever(ctx: BoardContext) -> None:
+    while True:
+        await asyncio.sleep(HEAL_EVERY)
+        try:
+            await heal(ctx)
+        except Exception:
+            log.warning("counter healing failed; will try again", exc_info=True)
 
 
 async def rebuild_event(ctx: BoardContext, event_id: int) -> dict[int, ThreadCounts]:

@@ -118,6 +118,7 @@ async def act_on_answer(
             await ctx.live.counters.drop_answers(thread_id, [answer_id])
         except Exception:
             log.warning("live counters unreachable", exc_info=True)
+            ctx.stale_threads.add(thread_id)
     await announce(ctx, event, [thread_id])
 
 

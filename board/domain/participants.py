@@ -40,6 +40,7 @@ async def _recount_votes_of(ctx: BoardContext, participant_id: str) -> None:
             await ctx.live.counters.set_answers(thread_id, answers)
     except Exception:
         log.warning("live counters unreachable; segment counts rebuilt later", exc_info=True)
+        ctx.stale_threads.update(by_thread)
 
 
 def _view(p: Participant) -> ParticipantView:

@@ -263,6 +263,7 @@ class VoteWriter:
                 await self.ctx.live.counters.set_thread(thread_id, totals[thread_id])
         except Exception:
             log.warning("live counters unreachable; SQL holds the votes", exc_info=True)
+            self.ctx.stale_threads.update(by_thread)
         for thread_id, answers in by_thread.items():
             message = {
                 "type": "counts",

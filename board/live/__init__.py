@@ -12,9 +12,11 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from board.live.breaker import Breaker
 from board.live.channels import Channels
 from board.live.counters import Counters, MemoryCounters, RedisCounters
 from board.live.limits import RateLimits, memory_limits, redis_limits
+from board.live.resilient import ResilientPubSubBackend
 
 
 @dataclass
@@ -58,11 +60,12 @@ def build_live(redis_url: str | None, prefix: str, rules: dict[str, str]) -> Liv
         health_check_interval=10,
     )
     redis = Redis(connection_pool=pool)
-    backend = RedisChannelsPubSubBackend(redis=redis, key_prefix=f"{prefix}channels")
+    breaker = Breaker()
+    backend = ResilientPubSubBackend(redis=redis, key_prefix=f"{prefix}channels")
     return Live(
-        RedisCounters(redis, prefix),
+        RedisCounters(redis, prefix, breaker),
         Channels(_plugin(backend)),
-        redis_limits(redis_url, prefix, rules, pool),
+        redis_limits(redis_url, prefix, rules, pool, breaker),
         RedisStore(redis, namespace=f"{prefix}sessions"),
         redis,
     )

@@ -6,11 +6,15 @@ rebuilt at any time and can never drift from the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from board.live.breaker import Breaker
 
 
 @dataclass(frozen=True)
@@ -119,9 +123,20 @@ def _answer_from_fields(raw: Mapping[bytes, bytes]) -> AnswerCounts:
 class RedisCounters:
     """Counters shared by every worker and machine through one Redis."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, breaker: Breaker | None = None) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.breaker = breaker or Breaker()
+
+    @asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        """Fail at once while Redis is known to be down; trip the breaker on a new failure."""
+        self.breaker.check()
+        try:
+            yield
+        except (RedisError, OSError):
+            self.breaker.trip()
+            raise
 
     def _answer_key(self, answer_id: int) -> str:
         return f"{self.prefix}a:{answer_id}"
@@ -135,7 +150,7 @@ class RedisCounters:
     async def set_answers(self, thread_id: int, counts: Mapping[int, AnswerCounts]) -> None:
         if not counts:
             return
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._guard(), self.redis.pipeline(transaction=True) as pipe:
             for answer_id, value in counts.items():
                 key = self._answer_key(answer_id)
                 pipe.delete(key)
@@ -147,7 +162,7 @@ class RedisCounters:
         ids = list(answer_ids)
         if not ids:
             return {}
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self._guard(), self.redis.pipeline(transaction=False) as pipe:
             for answer_id in ids:
                 pipe.hgetall(self._answer_key(answer_id))
             rows = await pipe.execute()
@@ -157,13 +172,13 @@ class RedisCounters:
         ids = list(answer_ids)
         if not ids:
             return
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self._guard(), self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(*[self._answer_key(a) for a in ids])
             pipe.zrem(self._top_key(thread_id), *[f"{a:012d}" for a in ids])
             await pipe.execute()
 
     async def top(self, thread_id: int, limit: int) -> list[int] | None:
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self._guard(), self.redis.pipeline(transaction=False) as pipe:
             pipe.exists(self._thread_key(thread_id))
             pipe.zrevrange(self._top_key(thread_id), 0, limit - 1)
             exists, members = await pipe.execute()
@@ -172,16 +187,17 @@ class RedisCounters:
         return [int(m) for m in members]
 
     async def set_thread(self, thread_id: int, counts: ThreadCounts) -> None:
-        await self.redis.hset(
-            self._thread_key(thread_id),
-            mapping={"answers": counts.answers, "pending": counts.pending, "votes": counts.votes},
-        )
+        async with self._guard():
+            await self.redis.hset(
+                self._thread_key(thread_id),
+                mapping={"answers": counts.answers, "pending": counts.pending, "votes": counts.votes},
+            )
 
     async def get_threads(self, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
         ids = list(thread_ids)
         if not ids:
             return {}
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self._guard(), self.redis.pipeline(transaction=False) as pipe:
             for thread_id in ids:
                 pipe.hgetall(self._thread_key(thread_id))
             rows = await pipe.execute()
@@ -195,14 +211,20 @@ class RedisCounters:
         return result
 
     async def set_participants(self, event_id: int, count: int) -> None:
-        await self.redis.set(f"{self.prefix}e:{event_id}:participants", count)
+        async with self._guard():
+            await self.redis.set(f"{self.prefix}e:{event_id}:participants", count)
 
     async def get_participants(self, event_id: int) -> int | None:
-        raw = await self.redis.get(f"{self.prefix}e:{event_id}:participants")
+        async with self._guard():
+            raw = await self.redis.get(f"{self.prefix}e:{event_id}:participants")
         return None if raw is None else int(raw)
 
     async def ping(self) -> bool:
         try:
-            return bool(await self.redis.ping())
-        except Exception:
+            alive = bool(await self.redis.ping())
+        except (RedisError, OSError):
+            self.breaker.trip()
             return False
+        if alive:
+            self.breaker.reset()
+        return alive

@@ -7,6 +7,19 @@
     var match = /id="(a\d+)"/.exec(event.detail.data || "");
     if (match && document.getElementById(match[1])) event.preventDefault();
   });
+  // While the live stream is down, refresh the live parts every few seconds instead.
+  var polling = null;
+  function refreshLiveParts() {
+    document.querySelectorAll("[hx-trigger*='sse:status']").forEach(function (el) {
+      htmx.trigger(el, "sse:status");
+    });
+  }
+  document.addEventListener("htmx:sseError", function () {
+    if (!polling) polling = setInterval(refreshLiveParts, 5000);
+  });
+  document.addEventListener("htmx:sseOpen", function () {
+    if (polling) { clearInterval(polling); polling = null; refreshLiveParts(); }
+  });
   // Flash messages fade out on their own.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "flash") {
