@@ -165,7 +165,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         backlog=4096,
         backpressure=4096,
-        workers_kill_timeout=5,
+        workers_kill_timeout=3,
         log_access=False,
     ).serve()
 

@@ -211,22 +211,36 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
-def start_server(tmp_path: Path, *, redis_prefix: str | None = None, workers: int = 1) -> Server:
-    """The real server (granian) in a subprocess, on its own port, database and Redis prefix."""
+def start_server(
+    tmp_path: Path,
+    *,
+    redis_prefix: str | None = None,
+    workers: int = 1,
+    schema: str | None = None,
+    seed: bool = True,
+) -> Server:
+    """The real server (granian) in a subprocess, on its own port, database and Redis prefix.
+
+    With `schema`, it runs on PostgreSQL in that schema instead of a SQLite file.
+    """
     port = free_port()
     env = dict(os.environ)
     env.update(
-        BOARD_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'served.sqlite3'}",
+        BOARD_DATABASE_URL=POSTGRES_URL if schema else f"sqlite+aiosqlite:///{tmp_path / 'served.sqlite3'}",
         BOARD_SECRET_KEY="served-secret-key-0123456789abcdef",
         BOARD_DATA_DIR=str(tmp_path / "var"),
         BOARD_PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
     env.pop("BOARD_REDIS_URL", None)
+    env.pop("BOARD_DATABASE_SCHEMA", None)
+    if schema:
+        env["BOARD_DATABASE_SCHEMA"] = schema
     if redis_prefix:
         env.update(BOARD_REDIS_URL=REDIS_URL, BOARD_REDIS_PREFIX=redis_prefix)
-    subprocess.run(
-        [sys.executable, "-m", "board.cli", "seed"], env=env, cwd=ROOT, check=True, capture_output=True
-    )
+    if seed:
+        subprocess.run(
+            [sys.executable, "-m", "board.cli", "seed"], env=env, cwd=ROOT, check=True, capture_output=True
+        )
     process = subprocess.Popen(
         [sys.executable, "-m", "board.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
