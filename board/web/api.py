@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 
 from board.domain import counts, events, results
 from board.domain.events import thread_view
 from board.domain.results import AnswerResult
 from board.models import Thread
-from board.web.deps import board_context
+from board.web.deps import Id, board_context
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,15 @@ class ThreadSummary:
     status: str
     answers: int
     votes: int
+
+
+@dataclass(frozen=True)
+class ApiError:
+    status_code: int
+    detail: str
+
+
+NOT_FOUND = {404: ResponseSpec(data_container=ApiError, description="Unknown event or thread")}
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,12 @@ class ApiController(Controller):
     path = "/api"
     tags = ["public"]  # noqa: RUF012
 
-    @get("/events/{slug:str}", name="api_event", summary="An event and its public threads, with counts")
+    @get(
+        "/events/{slug:str}",
+        name="api_event",
+        summary="An event and its public threads, with counts",
+        responses=NOT_FOUND,
+    )
     async def event(self, request: Request, slug: FromPath[str]) -> EventSummary:
         ctx = board_context(request)
         event = await events.get_event(ctx, slug)
@@ -48,11 +63,16 @@ class ApiController(Controller):
             ],
         )
 
-    @get("/threads/{thread_id:int}/answers", name="api_answers", summary="A thread's published answers")
+    @get(
+        "/threads/{thread_id:int}/answers",
+        name="api_answers",
+        summary="A thread's published answers",
+        responses=NOT_FOUND,
+    )
     async def answers(
         self,
         request: Request,
-        thread_id: FromPath[int],
+        thread_id: Id,
         sort: FromQuery[str] = "top",
         limit: FromQuery[int] = 50,
     ) -> list[AnswerResult]:

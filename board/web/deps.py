@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Request
 from litestar.datastructures import Cookie
+from litestar.params import PathParameter
 
 from board.domain import participants
 from board.domain.context import BoardContext
 from board.domain.views import EventView, ParticipantView
 from board.web.identity import client_address, participant_cookie, read_participant
+
+MAX_ID = 2_147_483_647
+Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+"""A row id in a path: out of range is refused before it reaches SQL."""
 
 
 def board_context(request: Request) -> BoardContext:

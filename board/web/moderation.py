@@ -17,7 +17,7 @@ from board.domain.moderation import ModAnswer
 from board.domain.threads import FACILITATOR_ACTIONS
 from board.domain.views import EventView, ThreadView
 from board.live.channels import event_channel, mod_channel
-from board.web.deps import board_context
+from board.web.deps import Id, board_context
 from board.web.i18n import gettext
 from board.web.render import Fragments, is_htmx, page
 from board.web.staff import Staff, staff
@@ -83,7 +83,7 @@ class ModerationController(Controller):
         return ServerSentEvent(_mod_events(ctx, request.app.state.fragments, who.event))
 
     @post("/answers/{answer_id:int}", name="mod_answer")
-    async def answer(self, request: Request, slug: FromPath[str], answer_id: FromPath[int]) -> Response[Any]:
+    async def answer(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
         ctx = board_context(request)
         who = await staff(ctx, request, slug, "moderator")
         form = await request.form()
@@ -108,7 +108,7 @@ class ModerationController(Controller):
         return await _after(request, ctx, who, gettext("Fil créé (brouillon)."), f"#t{thread.id}")
 
     @post("/threads/{thread_id:int}", name="mod_thread")
-    async def thread(self, request: Request, slug: FromPath[str], thread_id: FromPath[int]) -> Response[Any]:
+    async def thread(self, request: Request, slug: FromPath[str], thread_id: Id) -> Response[Any]:
         ctx = board_context(request)
         form = await request.form()
         action = str(form.get("action", ""))

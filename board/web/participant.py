@@ -14,7 +14,7 @@ from board.domain.answers import Sort
 from board.domain.errors import Invalid
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.domain.votes import parse_value
-from board.web.deps import board_context, visitor
+from board.web.deps import Id, board_context, visitor
 from board.web.i18n import gettext, translate_template
 from board.web.identity import read_participant
 from board.web.render import is_htmx, page
@@ -142,7 +142,7 @@ class ParticipantController(Controller):
         self,
         request: Request,
         slug: FromPath[str],
-        thread_id: FromPath[int],
+        thread_id: Id,
         sort: FromQuery[str] = "top",
         rephrase: FromQuery[int | None] = None,
     ) -> Response[Any]:
@@ -169,9 +169,7 @@ class ParticipantController(Controller):
         )
 
     @post("/e/{slug:str}/t/{thread_id:int}/answers", name="answer")
-    async def post_answer(
-        self, request: Request, slug: FromPath[str], thread_id: FromPath[int]
-    ) -> Response[Any]:
+    async def post_answer(self, request: Request, slug: FromPath[str], thread_id: Id) -> Response[Any]:
         ctx = board_context(request)
         event = await events.get_event(ctx, slug)
         thread = await events.get_thread(ctx, event, thread_id)
@@ -236,7 +234,7 @@ class ParticipantController(Controller):
         )
 
     @post("/e/{slug:str}/answers/{answer_id:int}/vote", name="vote")
-    async def vote(self, request: Request, slug: FromPath[str], answer_id: FromPath[int]) -> Response[Any]:
+    async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
         ctx = board_context(request)
         form = await request.form()
         value = parse_value(form.get("value"))

@@ -17,7 +17,7 @@ from board.domain import accounts, counts, events, results
 from board.domain.errors import NotFound
 from board.domain.results import ThreadResults
 from board.domain.views import EventView, ThreadView
-from board.web.deps import board_context
+from board.web.deps import Id, board_context
 from board.web.render import page
 from board.web.staff import signed_in
 
@@ -112,7 +112,7 @@ class ScreenController(Controller):
         self,
         request: Request,
         slug: FromPath[str],
-        thread_id: FromPath[int],
+        thread_id: Id,
         only: FromQuery[str | None] = None,
         qr: FromQuery[str | None] = None,
         block: FromQuery[str | None] = None,

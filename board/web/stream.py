@@ -13,7 +13,7 @@ from board.domain import answers, counts, events
 from board.domain.context import BoardContext
 from board.domain.views import AnswerView, EventView, ThreadView
 from board.live.channels import Message, event_channel, thread_channel
-from board.web.deps import board_context
+from board.web.deps import Id, board_context
 from board.web.render import Fragments
 
 RETRY_MS = 3000
@@ -110,9 +110,7 @@ class StreamController(Controller):
     include_in_schema = False
 
     @get("/e/{slug:str}/t/{thread_id:int}/stream", name="thread_stream")
-    async def thread_stream(
-        self, request: Request, slug: FromPath[str], thread_id: FromPath[int]
-    ) -> ServerSentEvent:
+    async def thread_stream(self, request: Request, slug: FromPath[str], thread_id: Id) -> ServerSentEvent:
         ctx = board_context(request)
         event = await events.get_event(ctx, slug)
         thread = await events.get_thread(ctx, event, thread_id)
