@@ -11,10 +11,11 @@ from litestar.response import Redirect, Response, Template
 from board.domain import accounts
 from board.domain.errors import TooFast
 from board.web.deps import board_context
+from board.web.i18n import N_
 from board.web.identity import client_address
 from board.web.staff import SESSION_COOKIE, close_session, open_session, session_cookie, signed_in
 
-FAILED = "Identifiant ou mot de passe incorrect."
+FAILED = N_("Identifiant ou mot de passe incorrect.")
 
 
 def _safe_next(target: str | None) -> str:

@@ -15,23 +15,24 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
-from board.web.i18n import gettext, translate_template
+from board.web.i18n import N_, gettext, translate_template
 from board.web.render import is_htmx
 from board.web.staff import SignInRequired
 
 STATUS = {NotFound: 404, Invalid: 422, Forbidden: 403, Conflict: 409, TooFast: 429}
+PAGE_MISSING = N_("Cette page n'existe pas.")
 TITLES = {
-    400: "Requête invalide",
-    403: "Accès refusé",
-    404: "Page introuvable",
-    405: "Méthode non permise",
-    409: "Action impossible pour l'instant",
-    413: "Envoi trop volumineux",
-    422: "Saisie à corriger",
-    429: "Un peu trop vite",
-    500: "Erreur du serveur",
+    400: N_("Requête invalide"),
+    403: N_("Accès refusé"),
+    404: N_("Page introuvable"),
+    405: N_("Méthode non permise"),
+    409: N_("Action impossible pour l'instant"),
+    413: N_("Envoi trop volumineux"),
+    422: N_("Saisie à corriger"),
+    429: N_("Un peu trop vite"),
+    500: N_("Erreur du serveur"),
 }
-CSRF_MESSAGE = "Le jeton de sécurité du formulaire manque ou a expiré : rechargez la page puis réessayez."
+CSRF_MESSAGE = N_("Le jeton de sécurité du formulaire manque ou a expiré : rechargez la page puis réessayez.")
 
 
 def _respond(
@@ -69,13 +70,11 @@ def http_error(request: Request, exc: HTTPException) -> Response[Any]:
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         message = gettext(CSRF_MESSAGE)
     elif isinstance(exc, NotFoundException):
-        message = gettext(
-            exc.detail if exc.detail and exc.detail != "Not Found" else "Cette page n'existe pas."
-        )
+        message = gettext(exc.detail) if exc.detail and exc.detail != "Not Found" else gettext(PAGE_MISSING)
     elif isinstance(exc, ValidationException):
         message = gettext("La requête contient une valeur invalide.")
     else:
-        message = gettext(exc.detail or TITLES.get(status, "Erreur"))
+        message = gettext(exc.detail or TITLES.get(status, N_("Erreur")))
     return _respond(request, status, message, dict(exc.headers or {}))
 
 

@@ -18,7 +18,7 @@ from board.domain.threads import FACILITATOR_ACTIONS
 from board.domain.views import EventView, ThreadView
 from board.live.channels import event_channel, mod_channel
 from board.web.deps import Id, board_context
-from board.web.i18n import gettext
+from board.web.i18n import N_, gettext
 from board.web.render import Fragments, is_htmx, page
 from board.web.staff import Staff, staff
 from board.web.stream import RETRY_MS, counts_html
@@ -176,21 +176,21 @@ class ModerationController(Controller):
 
 
 ACTION_DONE = {
-    "approve": "Réponse publiée.",
-    "reject": "Réponse refusée.",
-    "hide": "Réponse masquée.",
-    "restore": "Réponse rétablie.",
-    "pin": "Réponse épinglée.",
-    "unpin": "Réponse désépinglée.",
-    "merge": "Réponses fusionnées.",
+    "approve": N_("Réponse publiée."),
+    "reject": N_("Réponse refusée."),
+    "hide": N_("Réponse masquée."),
+    "restore": N_("Réponse rétablie."),
+    "pin": N_("Réponse épinglée."),
+    "unpin": N_("Réponse désépinglée."),
+    "merge": N_("Réponses fusionnées."),
 }
 THREAD_DONE = {
-    "open": "Fil ouvert.",
-    "close": "Fil fermé.",
-    "present": "Fil affiché au projecteur.",
-    "up": "Fil déplacé.",
-    "down": "Fil déplacé.",
-    "edit": "Question modifiée.",
+    "open": N_("Fil ouvert."),
+    "close": N_("Fil fermé."),
+    "present": N_("Fil affiché au projecteur."),
+    "up": N_("Fil déplacé."),
+    "down": N_("Fil déplacé."),
+    "edit": N_("Question modifiée."),
 }
 
 
