@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
+from functools import lru_cache
 from typing import Any
 
 from litestar.channels import ChannelsPlugin
@@ -25,6 +26,13 @@ def event_channel(slug: str) -> str:
 
 def mod_channel(slug: str) -> str:
     return f"mod:{slug}"
+
+
+@lru_cache(maxsize=512)
+def decode(raw: bytes) -> Message:
+    """One decoding per message and process, shared by every stream: callers must not mutate it."""
+    message: Message = json.loads(raw)
+    return message
 
 
 def _merge_counts(into: Message, newer: Message) -> Message:
@@ -49,7 +57,7 @@ async def coalesce(
     async def pump() -> None:
         try:
             async for raw in events:
-                queue.put_nowait(json.loads(raw))
+                queue.put_nowait(decode(raw))
         finally:
             queue.put_nowait(None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -14,12 +15,27 @@ from board.domain.context import BoardContext
 from board.domain.views import AnswerView, EventView, ThreadView
 from board.live.channels import Message, event_channel, thread_channel
 from board.web.deps import Id, board_context
+from board.web.i18n import current
 from board.web.render import Fragments
 
 RETRY_MS = 3000
 
 
+_rendered: dict[str, str] = {}
+
+
 def counts_html(fragments: Fragments, message: Message) -> str:
+    """Rendered once per distinct message and language, however many streams send it."""
+    key = f"{current()}|{json.dumps(message, sort_keys=True, separators=(',', ':'))}"
+    html = _rendered.get(key)
+    if html is None:
+        if len(_rendered) > 1024:
+            _rendered.clear()
+        html = _rendered[key] = _render_counts(fragments, message)
+    return html
+
+
+def _render_counts(fragments: Fragments, message: Message) -> str:
     return fragments.macro(
         "components/live.html",
         "counts_oob",

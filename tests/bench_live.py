@@ -1,0 +1,225 @@
+"""Live-layer benchmarks against the real server: SSE fan-out and a crowd joining at once.
+
+Run from the project root:
+
+    uv run python -m tests.bench_live fanout [--streams 2000] [--workers 2] [--votes 20]
+    uv run python -m tests.bench_live crowd [--people 1000] [--concurrency 100] [--workers 2]
+
+fanout: opens --streams SSE connections on one thread (spread over the workers by the kernel), then
+casts --votes votes one every 0.5 s and times, for every stream, how long each new count takes to
+arrive: p50, p95 and max delivery latency against the 250 ms p95 budget, and each worker's resident
+memory against the 200 MB budget. crowd: --people new participants each open the event page and
+vote once on the same answer, as fast as --concurrency allows: elapsed time against the 10 s budget,
+5xx count, and the final count against the number of voters. Both use Redis (--redis-url) and a fresh
+SQLite file unless --database-url is given (with BOARD_DATABASE_SCHEMA for a PostgreSQL schema).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.bench_votes import SLUG, Server, run_board, say, start_server, workspace
+
+CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+def rss_mb(server: Server) -> dict[int, float]:
+    """Resident memory of each worker process (the server's children), in MB."""
+    sizes: dict[int, float] = {}
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    for pid in children.read_text().split() if children.exists() else []:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes[int(pid)] = int(line.split()[1]) / 1024
+    return sizes
+
+
+async def participant(http: httpx.AsyncClient) -> tuple[dict[str, str], str]:
+    """A new participant: its cookies and the CSRF token of its first page."""
+    page = await http.get(f"/e/{SLUG}/t/1")
+    page.raise_for_status()
+    found = CSRF_RE.search(page.text)
+    assert found, "no CSRF token on the thread page"
+    return dict(page.cookies), found.group(1)
+
+
+async def post_answer(base: str, body: str) -> int:
+    async with httpx.AsyncClient(base_url=base) as http:
+        _, token = await participant(http)
+        posted = await http.post(
+            f"/e/{SLUG}/t/1/answers",
+            data={"body": body},
+            headers={"HX-Request": "true", "x-csrftoken": token},
+        )
+        posted.raise_for_status()
+        return int(re.search(r'id="a(\d+)"', posted.text).group(1))  # type: ignore[union-attr]
+
+
+class Stream:
+    """One raw SSE connection; records when each agree count of the answer first shows up."""
+
+    def __init__(self, host: str, port: int, answer_id: int) -> None:
+        self.host, self.port = host, port
+        self.marker = f'id="ag{answer_id}" hx-swap-oob="true">'.encode()
+        self.seen: dict[int, float] = {}
+        self.ready = asyncio.Event()
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def run(self) -> None:
+        reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        self.writer.write(
+            f"GET /e/{SLUG}/t/1/stream HTTP/1.1\r\nHost: {self.host}\r\nAccept: text/event-stream\r\n\r\n".encode()
+        )
+        await self.writer.drain()
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            if not self.ready.is_set() and line.startswith(b"event: counts"):
+                self.ready.set()
+            at = line.find(self.marker)
+            if at >= 0:
+                end = line.find(b"<", at + len(self.marker))
+                value = int(line[at + len(self.marker) : end])
+                self.seen.setdefault(value, time.monotonic())
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def fanout(args: argparse.Namespace, server: Server) -> bool:
+    answer_id = await post_answer(server.base, "Réponse suivie par tous les écrans")
+    host, port = server.base.removeprefix("http://").split(":")
+    streams = [Stream(host, int(port), answer_id) for _ in range(args.streams)]
+    tasks = []
+    started = time.monotonic()
+    for index, stream in enumerate(streams):
+        tasks.append(asyncio.create_task(stream.run()))
+        if index % 100 == 99:
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in streams)), 120)
+    say(f"{len(streams)} streams open in {time.monotonic() - started:.1f} s")
+    await asyncio.sleep(1.0)
+    idle_rss = rss_mb(server)
+
+    sent: dict[int, float] = {}
+    voters = [httpx.AsyncClient(base_url=server.base, timeout=10) for _ in range(args.votes)]
+    tokens = [(await participant(http))[1] for http in voters]
+    for count, (http, token) in enumerate(zip(voters, tokens, strict=True), start=1):
+        sent[count] = time.monotonic()
+        response = await http.post(
+            f"/e/{SLUG}/answers/{answer_id}/vote",
+            data={"value": "1"},
+            headers={"HX-Request": "true", "x-csrftoken": token},
+        )
+        response.raise_for_status()
+        await http.aclose()
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)
+    busy_rss = rss_mb(server)
+    latencies = [1000 * (s.seen[n] - sent[n]) for s in streams for n in sent if n in s.seen]
+    missing = sum(1 for s in streams for n in sent if n not in s.seen)
+    for stream in streams:
+        stream.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    ordered = sorted(latencies)
+    p95 = ordered[int(0.95 * (len(ordered) - 1))] if ordered else float("inf")
+    say(f"deliveries: {len(latencies)} (expected {len(streams) * len(sent)}), missing {missing}")
+    if ordered:
+        say(f"latency ms: p50 {statistics.median(ordered):.0f}  p95 {p95:.0f}  max {ordered[-1]:.0f}")
+    worst = max(busy_rss.values(), default=0.0)
+    say(
+        f"worker RSS MB idle: {', '.join(f'{v:.0f}' for v in idle_rss.values())}; "
+        f"after votes: {', '.join(f'{v:.0f}' for v in busy_rss.values())}"
+    )
+    ok_latency = p95 <= 250 and missing == 0
+    ok_memory = worst <= 200
+    say(f"p95 <= 250 ms and none missing: {'PASS' if ok_latency else 'FAIL'}")
+    say(f"RSS <= 200 MB per worker: {'PASS' if ok_memory else 'FAIL'}")
+    return ok_latency and ok_memory
+
+
+async def crowd(args: argparse.Namespace, server: Server) -> bool:
+    answer_id = await post_answer(server.base, "Réponse votée par la foule")
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    statuses: list[int] = []
+    gate = asyncio.Semaphore(args.concurrency)
+
+    async def one(http: httpx.AsyncClient) -> None:
+        async with gate:
+            page = await http.get(f"/e/{SLUG}")
+            statuses.append(page.status_code)
+            token = CSRF_RE.search(page.text)
+            if page.status_code != 200 or token is None:
+                return
+            vote = await http.post(
+                f"/e/{SLUG}/answers/{answer_id}/vote",
+                data={"value": "1"},
+                headers={"HX-Request": "true", "x-csrftoken": token.group(1)},
+                cookies=dict(page.cookies),
+            )
+            statuses.append(vote.status_code)
+
+    clients = [httpx.AsyncClient(base_url=server.base, timeout=30, limits=limits) for _ in range(args.people)]
+    started = time.monotonic()
+    await asyncio.gather(*(one(c) for c in clients))
+    elapsed = time.monotonic() - started
+    for client in clients:
+        await client.aclose()
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        rows = (await http.get("/api/threads/1/answers?limit=500")).json()
+    agree = next(r["agree"] for r in rows if r["id"] == answer_id)
+    server_errors = sum(1 for s in statuses if s >= 500)
+    other = sum(1 for s in statuses if 400 <= s < 500)
+    say(
+        f"{args.people} participants joined and voted in {elapsed:.1f} s "
+        f"({2 * args.people / elapsed:.0f} requests/s); 5xx: {server_errors}; 4xx: {other}"
+    )
+    say(f"agree count {agree} for {args.people} voters")
+    ok = elapsed <= 10 and server_errors == 0 and agree == args.people
+    say(f"within 10 s, no 5xx, every vote counted once: {'PASS' if ok else 'FAIL'}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("scenario", choices=["fanout", "crowd"])
+    parser.add_argument("--streams", type=int, default=2000)
+    parser.add_argument("--votes", type=int, default=20)
+    parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args(argv)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 65536)), hard))
+    with workspace(args) as (tmp, env):
+        env["BOARD_JOIN_LIMIT"] = "100000/minute"
+        run_board(env, "db", "upgrade")
+        run_board(env, "seed")
+        server = start_server(env, args.workers, tmp)
+        try:
+            run = fanout if args.scenario == "fanout" else crowd
+            ok = asyncio.run(run(args, server))
+        finally:
+            server.stop()
+    raise SystemExit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
