@@ -49,6 +49,7 @@ class Settings:
     seeds_dir: Path = field(default_factory=lambda: default_seeds_dir())
     timezone: str = "Europe/Paris"
     screen_frame_ancestors: str = "'none'"
+    trusted_proxies: frozenset[str] = frozenset()
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,6 +87,9 @@ class Settings:
             seeds_dir=Path(env["BOARD_SEEDS_DIR"]) if env.get("BOARD_SEEDS_DIR") else default_seeds_dir(),
             timezone=env.get("BOARD_TIMEZONE") or "Europe/Paris",
             screen_frame_ancestors=env.get("BOARD_SCREEN_FRAME_ANCESTORS") or "'none'",
+            trusted_proxies=frozenset(
+                p.strip() for p in (env.get("BOARD_TRUSTED_PROXIES") or "").split(",") if p.strip()
+            ),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -26,3 +26,19 @@ async def test_bodies_over_64_kb_are_refused_with_413(board: Board) -> None:
     phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
     response = await phone.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "x" * 70_000})
     assert response.status_code == 413
+
+
+async def test_new_participants_are_limited_per_address_behind_a_trusted_proxy(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tests.conftest import start_board
+
+    async for board in start_board(
+        Path(str(tmp_path)), join_limit="3/minute", trusted_proxies=frozenset({"127.0.0.1"})
+    ):
+        phones = [await board.phone(None) for _ in range(5)]
+        venue = {"x-forwarded-for": "203.0.113.7"}
+        codes = [(await p.http.get(f"/e/{SLUG}", headers=venue)).status_code for p in phones[:4]]
+        assert codes == [200, 200, 200, 429]
+        elsewhere = await phones[4].http.get(f"/e/{SLUG}", headers={"x-forwarded-for": "198.51.100.2"})
+        assert elsewhere.status_code == 200

@@ -40,7 +40,7 @@ class AccountsController(Controller):
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "") or ""))
-        address = client_address(request)
+        address = client_address(request, ctx.settings.trusted_proxies)
         for kind, key in (("login-user", username.lower()), ("login-address", address)):
             wait = await ctx.live.limits.retry_after(kind, key)
             if wait is not None:

@@ -29,7 +29,7 @@ async def visitor(
     """The participant behind the request, created on first visit; the cookie to set, if any."""
     found = read_participant(request, ctx.settings.secret_key, event.slug, event.id)
     participant, created = await participants.join(
-        ctx, event, found[1] if found else None, client_address(request)
+        ctx, event, found[1] if found else None, client_address(request, ctx.settings.trusted_proxies)
     )
     if found is not None and not created:
         return participant, []

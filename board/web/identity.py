@@ -56,5 +56,13 @@ def participant_cookie(secret: str, slug: str, event_id: int, participant_id: st
     )
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request, trusted_proxies: frozenset[str] = frozenset()) -> str:
+    """The visitor's address; behind a trusted proxy, the nearest untrusted hop of X-Forwarded-For."""
+    peer = request.client.host if request.client else "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted_proxies:
+            return hop
+    return peer
