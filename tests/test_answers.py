@@ -52,6 +52,7 @@ async def test_empty_and_too_long_answers_are_422_and_nothing_is_stored(board: B
     assert too_long.status_code == 422
     assert "501 caractères" in too_long.text
     assert "é" * 501 in too_long.text, "the draft is given back, not lost"
+    assert too_long.headers["hx-retarget"] == "#answer-form", "the form is replaced, not the answer list"
     exactly = await phone.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "é" * 500}, htmx=True)
     assert exactly.status_code == 201
     assert len(await stored_answers(board)) == 1

@@ -61,6 +61,17 @@ async def _after(
     return Redirect(f"/mod/{who.event.slug}{anchor}", status_code=303)
 
 
+DOWNLOAD_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+def _download(body: str, slug: str, kind: str) -> Response[str]:
+    return Response(
+        body,
+        media_type=DOWNLOAD_TYPES[kind],
+        headers={"Content-Disposition": f'attachment; filename="{slug}.{kind}"'},
+    )
+
+
 class ModerationController(Controller):
     path = "/mod/{slug:str}"
     include_in_schema = False
@@ -147,23 +158,13 @@ class ModerationController(Controller):
     async def export_csv(self, request: Request, slug: FromPath[str]) -> Response[str]:
         ctx = board_context(request)
         who = await staff(ctx, request, slug, "moderator")
-        body = await export.as_csv(ctx, who.event, ctx.settings.data_licence)
-        return Response(
-            body,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{slug}.csv"'},
-        )
+        return _download(await export.as_csv(ctx, who.event, ctx.settings.data_licence), slug, "csv")
 
     @get("/export.json", name="mod_export_json")
     async def export_json(self, request: Request, slug: FromPath[str]) -> Response[str]:
         ctx = board_context(request)
         who = await staff(ctx, request, slug, "moderator")
-        body = await export.as_json(ctx, who.event, ctx.settings.data_licence)
-        return Response(
-            body,
-            media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="{slug}.json"'},
-        )
+        return _download(await export.as_json(ctx, who.event, ctx.settings.data_licence), slug, "json")
 
     @get("/audit", name="mod_audit")
     async def audit_log(self, request: Request, slug: FromPath[str]) -> Template:

@@ -180,29 +180,10 @@ class ParticipantController(Controller):
         try:
             answer, _new = await answers.post(ctx, event, thread, participant, body, key)
         except Invalid as exc:
-            data = ThreadPage(
-                event,
-                thread,
-                [],
-                participant,
-                "top",
-                draft=body[:2000],
-                error=translate_template(exc.template, exc.params),
-                client_key=key or _fresh_key(),
-            )
-            if is_htmx(request):
-                return _with_cookies(
-                    page(
-                        request,
-                        "participant/thread.html",
-                        {"page": data},
-                        block="answer_form",
-                        status_code=422,
-                    ),
-                    cookies,
-                )
-            [thread] = await counts.with_counts(ctx, [thread])
-            listed = await answers.list_answers(ctx, thread, viewer=participant.id)
+            listed: list[AnswerView] = []
+            if not is_htmx(request):
+                [thread] = await counts.with_counts(ctx, [thread])
+                listed = await answers.list_answers(ctx, thread, viewer=participant.id)
             data = ThreadPage(
                 event,
                 thread,
@@ -213,9 +194,11 @@ class ParticipantController(Controller):
                 error=translate_template(exc.template, exc.params),
                 client_key=key or _fresh_key(),
             )
-            return _with_cookies(
-                page(request, "participant/thread.html", {"page": data}, status_code=422), cookies
+            response = page(
+                request, "participant/thread.html", {"page": data}, block="answer_form", status_code=422
             )
+            response.headers.update({"HX-Retarget": "#answer-form", "HX-Reswap": "outerHTML"})
+            return _with_cookies(response, cookies)
         if not is_htmx(request):
             return _with_cookies(
                 Redirect(f"/e/{slug}/t/{thread_id}?sort=new#a{answer.id}", status_code=303), cookies
