@@ -20,6 +20,14 @@
   document.addEventListener("htmx:sseOpen", function () {
     if (polling) { clearInterval(polling); polling = null; refreshLiveParts(); }
   });
+  // Our own answer may arrive by the stream before the post's response: the response's card wins.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "answers" || !event.detail.xhr) return;
+    var match = /id="(a\d+)"/.exec(event.detail.serverResponse || "");
+    var earlier = match && document.getElementById(match[1]);
+    if (earlier) earlier.remove();
+  });
   // Flash messages fade out on their own.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "flash") {

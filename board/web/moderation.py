@@ -53,7 +53,8 @@ async def _after(
 ) -> Response[Any]:
     """htmx gets the refreshed board, a plain form goes back where it came from (this event only)."""
     if is_htmx(request):
-        data = await _mod_page(ctx, who, message)
+        fresh = Staff(who.account, await events.get_event(ctx, who.event.slug), who.role)
+        data = await _mod_page(ctx, fresh, message)
         return page(request, "moderation/board.html", {"page": data}, block="board")
     back = str((await request.form()).get("next", "") or "")
     if back.startswith(f"/e/{who.event.slug}/"):
@@ -151,7 +152,6 @@ class ModerationController(Controller):
         await moderation.change_settings(
             ctx, who.event, who.actor, form.get("moderation") or None, form.get("voting") or None
         )
-        who = await staff(ctx, request, slug, "moderator")
         return await _after(request, ctx, who, gettext("Réglages enregistrés."), "#settings")
 
     @get("/export.csv", name="mod_export_csv")
