@@ -5,12 +5,18 @@ Run from the project root:
     uv run python -m tests.bench_votes [--seconds 10] [--clients 50] [--participants 5000] \\
         [--answers 50] [--workers 1] [--database-url URL] [--redis-url redis://127.0.0.1:6379/0]
 
-It starts `board serve` on a fresh temporary SQLite database (or --database-url) and its own Redis
-key prefix, posts answers on the first thread of the demo event, creates participants over HTTP,
-then runs wrk twice with the same connections, threads and duration: votes (POST .../vote, htmx,
-CSRF header, one participant cookie per request, rotating) and the bare GET /healthz. It prints
-votes/s, latency, errors and the ratio to /healthz against the budgets in DESIGN.md, checks that
-the API's counts equal the rows of the vote table, and weighs a phone's first load of a thread page.
+It starts `board serve` on a fresh temporary SQLite file (or on a fresh database that it creates on
+the PostgreSQL server of --database-url and drops at the end) with a Redis key prefix of its own,
+posts answers on the first thread of the demo event, creates participants over HTTP, then runs wrk
+twice with the same connections, threads and duration: votes (POST .../vote, htmx, CSRF header, one
+participant cookie per request, rotating) and the bare GET /healthz. It prints votes/s, latency,
+errors and the ratio to /healthz against the budgets in DESIGN.md, checks that the API's counts
+equal the rows of the vote table, and weighs a phone's first load of a thread page.
+
+More options: --threads (wrk threads, 2), --concurrency (concurrent joins while preparing, 50),
+--accept-gzip (votes carry Accept-Encoding: gzip as browsers send), --wait-quiet SECONDS (wait for
+other processes to leave the CPUs idle before each wrk run: the numbers mean little on a busy
+machine; the report also gives the server's CPU time per request, which other load skews much less).
 
 This is not a pytest test. It needs wrk (`apt-get install -y wrk`) and, by default, a Redis server.
 Pass `--redis-url ''` to run with the in-process live layer (one worker only).
@@ -20,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import html.parser
+import json
 import os
 import re
 import secrets
@@ -32,7 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -99,6 +107,86 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def process_tree_cpu(root: int) -> float | None:
+    """CPU seconds (user + system) used so far by a process and its descendants; None off Linux."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(used.get(pid, 0.0) for pid in tree)
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies over all CPUs since boot, from /proc/stat; None off Linux."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+BUSY = 0.1  # other processes using more than this share of the CPUs make the numbers unreliable
+
+
+def others_busy(server_pid: int, seconds: float = 1.0) -> float | None:
+    """Share of all CPUs that processes other than the (idle) server kept busy over `seconds`."""
+    before, server_before = _cpu_times(), process_tree_cpu(server_pid)
+    time.sleep(seconds)
+    after, server_after = _cpu_times(), process_tree_cpu(server_pid)
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    server = ((server_after or 0.0) - (server_before or 0.0)) * os.sysconf("SC_CLK_TCK")
+    return max(0.0, (after[0] - before[0] - server) / (after[1] - before[1]))
+
+
+def wait_until_quiet(server_pid: int, patience: float) -> str:
+    """Wait up to `patience` seconds for the other processes to calm down; describe the machine."""
+    deadline = time.monotonic() + patience
+    while True:
+        busy = others_busy(server_pid)
+        if busy is None:
+            return "machine load: unknown"
+        if busy < BUSY or time.monotonic() >= deadline:
+            break
+    cpus = os.cpu_count() or 1
+    note = "" if busy < BUSY else "  WARNING: other processes compete with the benchmark"
+    return f"other processes kept {busy:.0%} of {cpus} CPUs busy just before this run{note}"
+
+
+def code_revision() -> str:
+    """The commit under test, and whether the work tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    return head + (" + uncommitted changes" if dirty else "")
 
 
 def board_command(*args: str) -> list[str]:
@@ -202,7 +290,7 @@ async def post_answers(base: str, thread_id: int, count: int) -> list[int]:
                     "body": f"Réponse de banc d'essai n° {n + 1} : {secrets.token_hex(4)}",
                     "client_key": str(uuid.uuid4()),
                 },
-                headers={**HTMX, "x-csrftoken": client.cookies.get("csrftoken", "")},
+                headers={**HTMX, "x-csrftoken": client.cookies.get("csrftoken") or ""},
             )
             if response.status_code != 201:
                 raise SystemExit(f"posting answer {n + 1}: {response.status_code} {response.text[:500]}")
@@ -222,15 +310,47 @@ async def post_answers(base: str, thread_id: int, count: int) -> list[int]:
     return ids
 
 
-async def create_participants(base: str, count: int, concurrency: int) -> tuple[list[str], str, float]:
+JOIN_BUDGET = (1000, 10.0)  # DESIGN.md: 1,000 new participants within 10 s, no errors.
+
+
+@dataclass(frozen=True)
+class Joins:
+    cookies: list[str]
+    csrf: str
+    seconds: float
+    marks: list[float]  # seconds from the start at every 1,000th join
+
+    def summary(self) -> str:
+        blocks = [b - a for a, b in zip([0.0, *self.marks], self.marks, strict=False)]
+        per_block = ", ".join(f"{1000 / b:.0f}" for b in blocks if b > 0)
+        count = len(self.cookies)
+        text = f"{count} participants in {self.seconds:.1f} s ({count / self.seconds:.0f}/s"
+        return text + (f"; joins/s per 1,000: {per_block})" if len(blocks) > 1 else ")")
+
+    def budget(self) -> str:
+        count, limit = JOIN_BUDGET
+        if not self.marks:
+            return (
+                f"join budget ({count} within {limit:.0f} s): not measured, fewer than {count} participants"
+            )
+        first = self.marks[0]
+        return (
+            f"join budget: first {count} participants in {first:.1f} s, target ≤ {limit:.0f} s, "
+            f"50 concurrent  {verdict(first <= limit)} (informational)"
+        )
+
+
+async def create_participants(base: str, count: int, concurrency: int) -> Joins:
     """`count` first visits to the event page: the signed participant cookies and one CSRF token."""
     cookies: list[str] = []
     csrf = ""
     failures: list[str] = []
+    marks: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(count):
         queue.put_nowait(n)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    started = time.perf_counter()
 
     async def worker(http: httpx.AsyncClient) -> None:
         nonlocal csrf
@@ -242,9 +362,10 @@ async def create_participants(base: str, count: int, concurrency: int) -> tuple[
                 failures.append(f"{response.status_code} {response.text[:200]}")
                 continue
             cookies.append(jar[COOKIE])
-            csrf = csrf or jar.get("csrftoken", "")
+            csrf = csrf or jar.get("csrftoken") or ""
+            if len(cookies) % 1000 == 0:
+                marks.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
     async with httpx.AsyncClient(base_url=base, cookies=no_cookie_jar(), limits=limits, timeout=60) as http:
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
@@ -254,7 +375,7 @@ async def create_participants(base: str, count: int, concurrency: int) -> tuple[
         raise SystemExit(f"expected {count} distinct participant cookies, got {len(set(cookies))}")
     if not csrf:
         raise SystemExit("no csrftoken cookie was set by GET /e/{slug}")
-    return cookies, csrf, elapsed
+    return Joins(cookies, csrf, elapsed, marks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,9 +394,11 @@ end
 """
 
 WRK_VOTES = """
--- Generated by tests/bench_votes.py: votes rotating over participants and answers.
+-- Generated by tests/bench_votes.py. Vote number g (counted over all wrk threads) goes from
+-- participant g mod P to answer (g + g div P) mod A, with 1 or -1 at random: no (participant,
+-- answer) pair repeats within the first P x A votes, so nearly every vote adds a row.
 local path_prefix = "/e/%(slug)s/answers/"
-local csrf = "%(csrf)s"
+local csrf = %(csrf)s
 local cookies = {
 %(cookies)s
 }
@@ -307,7 +430,7 @@ function request()
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["HX-Request"] = "true",
     ["x-csrftoken"] = csrf,
-    ["Cookie"] = "csrftoken=" .. csrf .. "; %(cookie)s=" .. cookies[p],
+    ["Cookie"] = "csrftoken=" .. csrf .. "; %(cookie)s=" .. cookies[p],%(extra)s
   }, "value=" .. value)
 end
 
@@ -345,6 +468,13 @@ class WrkResult:
     status_errors: int
     socket_errors: int
     codes: str
+    server_cpu: float | None = None
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        if self.server_cpu is None or not self.requests:
+            return None
+        return self.server_cpu / self.requests * 1e6
 
     @property
     def rate(self) -> float:
@@ -355,7 +485,23 @@ class WrkResult:
         return self.status_errors + self.socket_errors
 
 
-def run_wrk(url: str, script: Path, *, seconds: int, clients: int, threads: int) -> WrkResult:
+async def run_wrk(
+    server: Server, path: str, script: Path, *, seconds: int, clients: int, threads: int, patience: float
+) -> WrkResult:
+    """One wrk run, with the CPU time the server's processes spent during it."""
+    say(f"load: wrk -t{threads} -c{clients} -d{seconds}s -s {script.name} {path}")
+    say(f"      {await asyncio.to_thread(wait_until_quiet, server.process.pid, patience)}")
+    cpu_before = process_tree_cpu(server.process.pid)
+    result = await asyncio.to_thread(
+        wrk, f"{server.base}{path}", script, seconds=seconds, clients=clients, threads=threads
+    )
+    cpu_after = process_tree_cpu(server.process.pid)
+    if cpu_before is not None and cpu_after is not None:
+        result = dataclasses.replace(result, server_cpu=cpu_after - cpu_before)
+    return result
+
+
+def wrk(url: str, script: Path, *, seconds: int, clients: int, threads: int) -> WrkResult:
     command = [
         "wrk",
         f"-t{threads}",
@@ -386,15 +532,16 @@ def run_wrk(url: str, script: Path, *, seconds: int, clients: int, threads: int)
     )
 
 
-def write_vote_script(path: Path, fixture: Fixture, threads: int) -> None:
-    cookies = ",\n".join(f'  "{c}"' for c in fixture.cookies)
+def write_vote_script(path: Path, fixture: Fixture, threads: int, *, gzip: bool) -> None:
+    cookies = ",\n".join(f"  {json.dumps(c)}" for c in fixture.cookies)
     body = WRK_VOTES % {
         "slug": SLUG,
-        "csrf": fixture.csrf,
+        "csrf": json.dumps(fixture.csrf),
         "cookies": cookies,
         "answers": ", ".join(str(a) for a in fixture.answer_ids),
         "threads": threads,
         "cookie": COOKIE,
+        "extra": '\n    ["Accept-Encoding"] = "gzip",' if gzip else "",
     }
     path.write_text(body + WRK_DONE)
 
@@ -519,15 +666,59 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+async def _postgres(url: str, statement: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def fresh_database(url: str, tmp: Path, name: str) -> Iterator[str]:
+    """A new SQLite file, or a new database on the given PostgreSQL server, dropped afterwards.
+
+    Every run starts from no votes: the vote path's cost depends on how many are already counted.
+    """
+    if not url:
+        yield f"sqlite+aiosqlite:///{tmp / 'board.sqlite3'}"
+        return
+    if not url.startswith("postgresql"):
+        say(f"note: using {url.split('://')[0]} as given; it is not emptied first nor cleaned up")
+        yield url
+        return
+    from sqlalchemy.engine import make_url
+
+    fresh = make_url(url).set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(_postgres(url, f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        raise SystemExit(f"could not create a fresh PostgreSQL database {name}: {exc}") from None
+    say(f"database: created PostgreSQL database {name} for this run")
+    try:
+        yield fresh
+    finally:
+        try:
+            asyncio.run(_postgres(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            say(f"cleanup: dropped PostgreSQL database {name}")
+        except Exception as exc:
+            say(f"cleanup: could not drop PostgreSQL database {name}: {exc}")
+
+
 @contextmanager
 def workspace(args: argparse.Namespace) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A temporary directory, a fresh database, a Redis key prefix and the server's environment."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-votes-"))
-    prefix = f"bench:{secrets.token_hex(6)}:"
+    token = secrets.token_hex(6)
+    prefix = f"bench:{token}:"
     env = dict(os.environ)
     env.pop("BOARD_DEMO", None)
     env.update(
         BOARD_DATA_DIR=str(tmp),
-        BOARD_DATABASE_URL=args.database_url or f"sqlite+aiosqlite:///{tmp / 'board.sqlite3'}",
         BOARD_SECRET_KEY=secrets.token_urlsafe(48),
         BOARD_REDIS_PREFIX=prefix,
         BOARD_SEEDS_DIR=str(ROOT / "seeds"),
@@ -539,7 +730,9 @@ def workspace(args: argparse.Namespace) -> Iterator[tuple[Path, dict[str, str]]]
     else:
         env.pop("BOARD_REDIS_URL", None)
     try:
-        yield tmp, env
+        with fresh_database(args.database_url, tmp, f"bench_{token}") as database_url:
+            env["BOARD_DATABASE_URL"] = database_url
+            yield tmp, env
     finally:
         if args.redis_url:
             try:
@@ -585,6 +778,7 @@ def bench(args: argparse.Namespace) -> int:
             "limits raised for the benchmark server so it measures the vote path, not the limiter: "
             + ", ".join(f"{k}={v}" for k, v in BENCH_LIMITS.items())
         )
+        say(f"code: {code_revision()}")
         run_board(env, "db", "upgrade")
         run_board(env, "seed")
         server = start_server(env, args.workers, tmp)
@@ -604,34 +798,74 @@ def bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+@dataclass(frozen=True)
+class Outcome:
+    votes: WrkResult
+    health: WrkResult
+    api: tuple[int, int]
+    sql: tuple[int, int]
+    sql_rows: int
+    transfers: list[Transfer]
+    vote_bytes: int
+    vote_wire: int
+
+    @property
+    def ratio(self) -> float:
+        return self.votes.rate / self.health.rate if self.health.rate else 0.0
+
+    @property
+    def page_bytes(self) -> int:
+        return sum(t.wire for t in self.transfers)
+
+    def checks(self) -> dict[str, bool]:
+        return {
+            "ratio": self.ratio >= MIN_RATIO,
+            "p99": self.votes.p99_ms <= MAX_P99_MS,
+            "errors": self.votes.errors == 0,
+            "counts": self.api == self.sql,
+            "page_bytes": self.page_bytes <= MAX_PAGE_BYTES and all(t.status == 200 for t in self.transfers),
+            "page_requests": len(self.transfers) <= MAX_PAGE_REQUESTS,
+            "vote_bytes": self.vote_bytes <= MAX_VOTE_BYTES,
+        }
+
+
 async def measure(args: argparse.Namespace, server: Server, tmp: Path, database_url: str) -> bool:
-    """Prepare, load, verify; True if any target failed."""
+    """Prepare, load, verify and report; True if any target failed."""
     async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
         thread_id = await first_thread(http)
     answer_ids = await post_answers(server.base, thread_id, args.answers)
     say(f"prepared: {len(answer_ids)} answers on thread {thread_id}")
-    cookies, csrf, elapsed = await create_participants(server.base, args.participants, args.concurrency)
-    say(f"prepared: {len(cookies)} participants in {elapsed:.1f} s ({len(cookies) / elapsed:.0f} joins/s)")
-    fixture = Fixture(thread_id, answer_ids, csrf, cookies)
+    joins = await create_participants(server.base, args.participants, args.concurrency)
+    say(f"prepared: {joins.summary()}")
+    fixture = Fixture(thread_id, answer_ids, joins.csrf, joins.cookies)
 
     status, vote_bytes, vote_wire = await vote_response(server.base, fixture)
     if status != 200:
         raise SystemExit(f"a single vote failed: {status}")
 
     script = tmp / "votes.lua"
-    write_vote_script(script, fixture, args.threads)
+    write_vote_script(script, fixture, args.threads, gzip=args.accept_gzip)
     health_script = tmp / "healthz.lua"
     health_script.write_text(WRK_DONE)
-    options = {"seconds": args.seconds, "clients": args.clients, "threads": args.threads}
 
-    say(f"load: wrk -t{args.threads} -c{args.clients} -d{args.seconds}s POST .../vote ...")
-    votes = run_wrk(f"{server.base}/e/{SLUG}/answers/{answer_ids[0]}/vote", script, **options)
+    def load(path: str, script: Path) -> Awaitable[WrkResult]:
+        """The same wrk run, connections, threads and duration for every path."""
+        return run_wrk(
+            server,
+            path,
+            script,
+            seconds=args.seconds,
+            clients=args.clients,
+            threads=args.threads,
+            patience=args.wait_quiet,
+        )
+
+    votes = await load(f"/e/{SLUG}/answers/{answer_ids[0]}/vote", script)
     if not server.alive():
         say("the server died during the vote run")
         return True
     await asyncio.sleep(1)
-    say(f"load: wrk -t{args.threads} -c{args.clients} -d{args.seconds}s GET /healthz ...")
-    health = run_wrk(f"{server.base}/healthz", health_script, **options)
+    health = await load("/healthz", health_script)
     if not server.alive():
         say("the server died during the /healthz run")
         return True
@@ -640,68 +874,81 @@ async def measure(args: argparse.Namespace, server: Server, tmp: Path, database_
         server.base, fixture, database_url
     )
     transfers = await page_weight(server.base, thread_id)
+    outcome = Outcome(
+        votes,
+        health,
+        (api_agree, api_disagree),
+        (sql_agree, sql_disagree),
+        sql_rows,
+        transfers,
+        vote_bytes,
+        vote_wire,
+    )
+    return report(args, fixture, outcome, joins)
 
-    ratio = votes.rate / health.rate if health.rate else 0.0
-    page_bytes = sum(t.wire for t in transfers)
-    checks = {
-        "ratio": ratio >= MIN_RATIO,
-        "p99": votes.p99_ms <= MAX_P99_MS,
-        "errors": votes.errors == 0,
-        "counts": (api_agree, api_disagree) == (sql_agree, sql_disagree),
-        "page_bytes": page_bytes <= MAX_PAGE_BYTES and all(t.status == 200 for t in transfers),
-        "page_requests": len(transfers) <= MAX_PAGE_REQUESTS,
-        "vote_bytes": vote_bytes <= MAX_VOTE_BYTES,
-    }
 
+def rate_line(name: str, r: WrkResult) -> str:
+    cpu = r.cpu_us_per_request
+    cpu_text = f"  server CPU {cpu:.0f} µs/req" if cpu is not None else ""
+    return (
+        f"{name:9s} {r.rate:8.1f} req/s  p50 {r.p50_ms:6.2f} ms  p90 {r.p90_ms:6.2f} ms  "
+        f"p99 {r.p99_ms:6.2f} ms  max {r.max_ms:6.1f} ms\n"
+        f"{'':9s} {r.requests} requests, errors: {r.status_errors} non-2xx/3xx, {r.socket_errors} socket"
+        + (f" [status codes {r.codes}]" if r.codes else "")
+        + cpu_text
+    )
+
+
+def report(args: argparse.Namespace, fixture: Fixture, o: Outcome, joins: Joins) -> bool:
+    """Print the results against the budgets; True if any target failed."""
+    checks = o.checks()
+    votes = o.votes
+    rule, thick = "-" * 78, "=" * 78
     say()
-    say("=" * 78)
+    say(thick)
     say(
-        f"Debate Board vote benchmark: {args.workers} worker(s), {args.clients} connections, "
-        f"{args.threads} wrk threads, {args.seconds} s,\n{len(cookies)} participants, "
-        f"{len(answer_ids)} answers on thread {thread_id}"
+        f"Debate Board vote benchmark: {args.workers} worker(s), wrk -t{args.threads} -c{args.clients} "
+        f"-d{args.seconds}s,\n{len(fixture.cookies)} participants, {len(fixture.answer_ids)} answers "
+        f"on thread {fixture.thread_id}, votes {'with' if args.accept_gzip else 'without'} Accept-Encoding"
     )
-    say("-" * 78)
+    say(rule)
+    say(rate_line("votes", votes))
+    say(rate_line("/healthz", o.health))
+    say(rule)
+    ratio, p99, ok = o.ratio, votes.p99_ms, {name: verdict(passed) for name, passed in checks.items()}
+    say(f"ratio votes/s ÷ healthz/s  {ratio:6.3f}     target ≥ {MIN_RATIO:.2f}     {ok['ratio']}")
+    say(f"vote p99                   {p99:6.1f} ms  target ≤ {MAX_P99_MS:.0f} ms  {ok['p99']}")
+    say(f"vote errors                {votes.errors:6d}     target 0         {ok['errors']}")
+    vote_cpu, health_cpu = votes.cpu_us_per_request, o.health.cpu_us_per_request
+    if vote_cpu and health_cpu:
+        say(
+            f"(server CPU per request: vote {vote_cpu:.0f} µs, /healthz {health_cpu:.0f} µs; "
+            f"CPU ratio {health_cpu / vote_cpu:.3f}, which other processes on the machine skew less)"
+        )
+    say(rule)
+    api_total, sql_total = sum(o.api), sum(o.sql)
     say(
-        f"votes      {votes.rate:9.1f} req/s  p50 {votes.p50_ms:7.2f} ms  p90 {votes.p90_ms:7.2f} ms  "
-        f"p99 {votes.p99_ms:7.2f} ms  max {votes.max_ms:7.1f} ms  ({votes.requests} requests)"
+        f"counts after load: API agree+disagree {o.api[0]}+{o.api[1]} = {api_total}; vote table "
+        f"{o.sql[0]}+{o.sql[1]} = {sql_total} rows (whole table {o.sql_rows})  {verdict(checks['counts'])}"
     )
-    say(
-        f"           errors: {votes.status_errors} non-2xx/3xx, {votes.socket_errors} socket"
-        + (f"  [status codes {votes.codes}]" if votes.codes else "")
-    )
-    say(
-        f"/healthz   {health.rate:9.1f} req/s  p50 {health.p50_ms:7.2f} ms  p90 {health.p90_ms:7.2f} ms  "
-        f"p99 {health.p99_ms:7.2f} ms  max {health.max_ms:7.1f} ms  ({health.requests} requests)"
-    )
-    say(f"           errors: {health.status_errors} non-2xx/3xx, {health.socket_errors} socket")
-    say("-" * 78)
-    say(f"ratio votes/s ÷ healthz/s  {ratio:6.3f}   target ≥ {MIN_RATIO:.2f}     {verdict(checks['ratio'])}")
-    p99 = votes.p99_ms
-    say(f"vote p99                   {p99:6.1f} ms target ≤ {MAX_P99_MS:.0f} ms  {verdict(checks['p99'])}")
-    say(f"vote errors                {votes.errors:6d}    target 0         {verdict(checks['errors'])}")
-    say("-" * 78)
-    say(
-        f"counts after load: API agree+disagree = {api_agree}+{api_disagree} = {api_agree + api_disagree}; "
-        f"vote table = {sql_agree}+{sql_disagree} = {sql_agree + sql_disagree} rows"
-        f" (whole table {sql_rows})  {verdict(checks['counts'])}"
-    )
-    say("-" * 78)
-    say(f"participant thread page, first load (Accept-Encoding: gzip), thread {thread_id}:")
-    for t in transfers:
+    say(rule)
+    say(f"participant thread page, first load (Accept-Encoding: gzip), thread {fixture.thread_id}:")
+    for t in o.transfers:
         say(
             f"  {t.status} {t.wire:7d} B on the wire ({t.encoding:>4}, {t.decoded:7d} B decoded)  "
             f"{urlsplit(t.url).path}"
         )
-    budget_kb = MAX_PAGE_BYTES / 1000
     say(
-        f"  total {page_bytes / 1000:.1f} KB in {len(transfers)} requests; budget ≤ {budget_kb:.0f} KB "
-        f"{verdict(checks['page_bytes'])}, ≤ {MAX_PAGE_REQUESTS} requests {verdict(checks['page_requests'])}"
+        f"  total {o.page_bytes / 1000:.1f} KB in {len(o.transfers)} requests; "
+        f"budget ≤ {MAX_PAGE_BYTES / 1000:.0f} KB {verdict(checks['page_bytes'])}, "
+        f"≤ {MAX_PAGE_REQUESTS} requests {verdict(checks['page_requests'])}"
     )
     say(
-        f"one vote response: {vote_bytes} B body ({vote_wire} B on the wire with gzip accepted); "
+        f"one vote response: {o.vote_bytes} B body ({o.vote_wire} B on the wire, gzip accepted); "
         f"budget ≤ {MAX_VOTE_BYTES / 1000:.0f} KB  {verdict(checks['vote_bytes'])}"
     )
-    say("=" * 78)
+    say(joins.budget())
+    say(thick)
     failed = [name for name, ok in checks.items() if not ok]
     say("ALL PASS" if not failed else f"FAILED: {', '.join(failed)}")
     say()
@@ -717,11 +964,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--answers", type=int, default=50, help="answers to vote on (default 50)")
     p.add_argument("--workers", type=int, default=1, help="granian workers (default 1)")
     p.add_argument("--concurrency", type=int, default=50, help="concurrent joins (default 50)")
-    p.add_argument("--database-url", default="", help="an SQLAlchemy URL (default: a fresh temporary SQLite)")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each wrk run, wait up to this long for other processes to leave the CPUs idle",
+    )
+    p.add_argument(
+        "--accept-gzip",
+        action="store_true",
+        help="votes carry Accept-Encoding: gzip, as browsers send (default: no Accept-Encoding)",
+    )
+    p.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server (a fresh database is created on it and dropped) or another SQLAlchemy URL "
+        "(default: a fresh temporary SQLite file)",
+    )
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="'' for the in-process live layer")
     args = p.parse_args(argv)
     if args.answers < 1 or args.participants < 1 or args.seconds < 1:
         p.error("--answers, --participants and --seconds must be positive")
+    if args.answers > 500:
+        p.error("--answers: at most 500, what GET /api/threads/{id}/answers lists for the count check")
     return args
 
 
