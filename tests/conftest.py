@@ -191,10 +191,10 @@ async def board(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
         yield b
 
 
-@pytest.fixture
-async def redis_board(tmp_path: Path) -> AsyncIterator[Board]:
-    """The board on the real Redis, under a key prefix of its own."""
-    async for b in start_board(tmp_path, redis=True):
+@pytest.fixture(params=["sqlite", "postgres"])
+async def redis_board(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Board]:
+    """The board on the real Redis, under a key prefix of its own, on SQLite and PostgreSQL."""
+    async for b in start_board(tmp_path, database=request.param, redis=True):
         yield b
 
 

@@ -20,6 +20,7 @@ class BoardContext:
     settings: Settings
     votes: VoteWriter = field(init=False)
     stale_threads: set[int] = field(default_factory=set)
+    segments_due: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         from board.domain.votes import VoteWriter

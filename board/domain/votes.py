@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
 from board.domain.context import BoardContext
-from board.domain.counts import recount_answers, recount_threads
+from board.domain.counts import read_totals, recount_threads
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.live.channels import event_channel, thread_channel
 from board.live.counters import AnswerCounts, ThreadCounts
@@ -114,19 +114,23 @@ class VoteWriter:
         async with self.ctx.db.writing() as session:
             conn = await session.connection()
             accepted = await self._validate(conn, batch)
-            outcomes = await self._apply(conn, accepted)
-            touched = sorted({r.answer_id for r in accepted})
-            counts = await recount_answers(conn, touched)
-            if counts:
+            outcomes, deltas = await self._apply(conn, accepted)
+            moved = [{"aid": a, "da": d[0], "dd": d[1]} for a, d in deltas.items() if d != (0, 0)]
+            if moved:
                 await conn.execute(
                     update(Answer)
                     .where(col(Answer.id) == bindparam("aid"))
-                    .values(agree=bindparam("ag"), disagree=bindparam("dis")),
-                    [{"aid": a, "ag": c.agree, "dis": c.disagree} for a, c in counts.items()],
+                    .values(
+                        agree=col(Answer.agree) + bindparam("da"),
+                        disagree=col(Answer.disagree) + bindparam("dd"),
+                    ),
+                    moved,
                 )
+            counts = await read_totals(conn, {r.answer_id for r in accepted})
             threads_of = {r.answer_id: r.thread_id for r in accepted}
             totals = await recount_threads(conn, set(threads_of.values()))
             await session.commit()
+        self.ctx.segments_due.update(deltas)
         await self._publish(accepted, counts, totals, threads_of)
         for request, changed in zip(accepted, outcomes, strict=True):
             c = counts[request.answer_id]
@@ -145,7 +149,7 @@ class VoteWriter:
 
     async def _validate(self, conn: AsyncConnection, batch: list[_Request]) -> list[_Request]:
         answer_ids = {r.answer_id for r in batch}
-        rows = await conn.execute(
+        query = (
             sa_select(
                 col(Answer.id),
                 col(Answer.thread_id),
@@ -159,6 +163,9 @@ class VoteWriter:
             .join(Event, col(Event.id) == col(Thread.event_id))
             .where(col(Answer.id).in_(answer_ids))
         )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=Answer.__table__)  # type: ignore[attr-defined]
+        rows = await conn.execute(query)
         answers = {r[0]: r for r in rows}
         people = dict(
             (
@@ -208,10 +215,16 @@ class VoteWriter:
             return Invalid("Cet événement n'accepte que des votes d'approbation.")
         return None
 
-    async def _apply(self, conn: AsyncConnection, accepted: list[_Request]) -> list[bool]:
-        """Apply votes in arrival order; the last one per participant and answer wins."""
+    async def _apply(
+        self, conn: AsyncConnection, accepted: list[_Request]
+    ) -> tuple[list[bool], dict[int, tuple[int, int]]]:
+        """Apply votes in arrival order; the last one per participant and answer wins.
+
+        Returns whether each request changed anything, and the change of (agree, disagree) per answer,
+        read against the rows as they are under this transaction's locks.
+        """
         if not accepted:
-            return []
+            return [], {}
         pairs = {(r.answer_id, r.participant_id) for r in accepted}
         rows = await conn.execute(
             select(Vote.answer_id, Vote.participant_id, Vote.value).where(
@@ -244,7 +257,12 @@ class VoteWriter:
             await conn.execute(
                 delete(Vote).where(tuple_(col(Vote.answer_id), col(Vote.participant_id)).in_(removals))
             )
-        return changed
+        deltas: dict[int, tuple[int, int]] = {r.answer_id: (0, 0) for r in accepted}
+        for (answer_id, participant_id), after in state.items():
+            was = before.get((answer_id, participant_id), 0)
+            agree, disagree = deltas[answer_id]
+            deltas[answer_id] = (agree + (after == 1) - (was == 1), disagree + (after == -1) - (was == -1))
+        return changed, deltas
 
     async def _publish(
         self,
@@ -259,7 +277,9 @@ class VoteWriter:
         slugs = {threads_of[r.answer_id]: r.slug for r in accepted}
         try:
             for thread_id, answers in by_thread.items():
-                await self.ctx.live.counters.set_answers(thread_id, answers)
+                await self.ctx.live.counters.set_totals(
+                    thread_id, {a: (c.agree, c.disagree) for a, c in answers.items()}
+                )
                 await self.ctx.live.counters.set_thread(thread_id, totals[thread_id])
         except Exception:
             log.warning("live counters unreachable; SQL holds the votes", exc_info=True)

@@ -37,6 +37,7 @@ class ThreadCounts:
 
 class Counters(Protocol):
     async def set_answers(self, thread_id: int, counts: Mapping[int, AnswerCounts]) -> None: ...
+    async def set_totals(self, thread_id: int, totals: Mapping[int, tuple[int, int]]) -> None: ...
     async def get_answers(self, answer_ids: Iterable[int]) -> dict[int, AnswerCounts]: ...
     async def drop_answers(self, thread_id: int, answer_ids: Iterable[int]) -> None: ...
     async def top(self, thread_id: int, limit: int) -> list[int] | None: ...
@@ -61,6 +62,13 @@ class MemoryCounters:
         for answer_id, value in counts.items():
             self._answers[answer_id] = value
             scores[answer_id] = value.score
+
+    async def set_totals(self, thread_id: int, totals: Mapping[int, tuple[int, int]]) -> None:
+        scores = self._top.setdefault(thread_id, {})
+        for answer_id, (agree, disagree) in totals.items():
+            known = self._answers.get(answer_id, AnswerCounts())
+            self._answers[answer_id] = AnswerCounts(agree, disagree, known.segments)
+            scores[answer_id] = agree - disagree
 
     async def get_answers(self, answer_ids: Iterable[int]) -> dict[int, AnswerCounts]:
         return {a: self._answers[a] for a in answer_ids if a in self._answers}
@@ -156,6 +164,16 @@ class RedisCounters:
                 pipe.delete(key)
                 pipe.hset(key, mapping=_answer_fields(value))
             pipe.zadd(self._top_key(thread_id), {f"{a:012d}": c.score for a, c in counts.items()})
+            await pipe.execute()
+
+    async def set_totals(self, thread_id: int, totals: Mapping[int, tuple[int, int]]) -> None:
+        """Agree and disagree only, in one pipeline; the per-segment fields are left as they are."""
+        if not totals:
+            return
+        async with self._guard(), self.redis.pipeline(transaction=True) as pipe:
+            for answer_id, (agree, disagree) in totals.items():
+                pipe.hset(self._answer_key(answer_id), mapping={"agree": agree, "disagree": disagree})
+            pipe.zadd(self._top_key(thread_id), {f"{a:012d}": ag - dis for a, (ag, dis) in totals.items()})
             await pipe.execute()
 
     async def get_answers(self, answer_ids: Iterable[int]) -> dict[int, AnswerCounts]:
