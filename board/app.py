@@ -37,7 +37,7 @@ from board.web.screen import ScreenController
 from board.web.stream import StreamController
 
 MAX_BODY = 64 * 1024
-UNCOMPRESSED = ["^/healthz$", "/stream$"]
+UNCOMPRESSED = ["^/healthz$", "/stream$", "/vote$"]
 
 
 def build_context(settings: Settings) -> BoardContext:
