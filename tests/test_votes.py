@@ -141,3 +141,24 @@ async def test_a_hundred_participants_voting_twice_at_once_count_once_each(redis
     assert api.json()[0]["agree"] == 100
     event = await phones[0].http.get(f"/api/events/{SLUG}")
     assert event.json()["threads"][0]["votes"] == 100
+
+
+async def test_votes_are_limited_per_participant_and_unchanged_votes_do_not_count(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tests.conftest import start_board
+
+    async for board in start_board(Path(str(tmp_path)), vote_limit="3/minute"):
+        thread_id, first = await post_answer(board, "Une")
+        _, second = await post_answer(board, "Deux")
+        phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+        for _ in range(4):
+            assert (await vote(phone, first, 1)).status_code == 200, "the same vote again is free"
+        assert (await vote(phone, first, -1)).status_code == 200
+        assert (await vote(phone, second, 1)).status_code == 200
+        refused = await vote(phone, second, -1)
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert sorted(v for _, v in await vote_rows(board, second)) == [1]
+        other = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+        assert (await vote(other, second, 1)).status_code == 200

@@ -84,18 +84,14 @@ class VoteWriter:
     async def cast(
         self, slug: str, event_id: int, answer_id: int, participant_id: str, value: int
     ) -> VoteOutcome:
-        """Record a participant's vote (0 withdraws it); idempotent."""
-        limits = self.ctx.live.limits
-        wait = await limits.retry_after("vote", participant_id)
-        if wait is not None:
-            raise TooFast("Vous votez très vite : réessayez dans {wait} s.", wait)
+        """Record a participant's vote (0 withdraws it); idempotent.
+
+        Only votes that change something count towards the participant's rate limit.
+        """
         await self.start()
         future: asyncio.Future[VoteOutcome] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Request(slug, answer_id, participant_id, event_id, value, future))
-        outcome = await future
-        if outcome.changed:
-            await limits.hit("vote", participant_id)
-        return outcome
+        return await future
 
     async def _run(self) -> None:
         while True:
@@ -114,7 +110,7 @@ class VoteWriter:
         async with self.ctx.db.writing() as session:
             conn = await session.connection()
             accepted = await self._validate(conn, batch)
-            outcomes, deltas = await self._apply(conn, accepted)
+            accepted, outcomes, deltas = await self._apply(conn, accepted)
             moved = [{"aid": a, "da": d[0], "dd": d[1]} for a, d in deltas.items() if d != (0, 0)]
             if moved:
                 await conn.execute(
@@ -217,27 +213,27 @@ class VoteWriter:
 
     async def _apply(
         self, conn: AsyncConnection, accepted: list[_Request]
-    ) -> tuple[list[bool], dict[int, tuple[int, int]]]:
+    ) -> tuple[list[_Request], list[bool], dict[int, tuple[int, int]]]:
         """Apply votes in arrival order; the last one per participant and answer wins.
 
-        Returns whether each request changed anything, and the change of (agree, disagree) per answer,
-        read against the rows as they are under this transaction's locks.
+        Returns the requests kept (those over their rate limit are refused here), whether each changed
+        anything, and the change of (agree, disagree) per answer, read against the rows as they are
+        under this transaction's locks.
         """
         if not accepted:
-            return [], {}
+            return [], [], {}
         pairs = {(r.answer_id, r.participant_id) for r in accepted}
         rows = await conn.execute(
             select(Vote.answer_id, Vote.participant_id, Vote.value).where(
                 tuple_(col(Vote.answer_id), col(Vote.participant_id)).in_(pairs)
             )
         )
-        state: dict[tuple[int, str], int] = {(a, p): v for a, p, v in rows}
-        before = dict(state)
-        changed = []
-        for r in accepted:
-            key = (r.answer_id, r.participant_id)
-            changed.append(state.get(key, 0) != r.value)
-            state[key] = r.value
+        before: dict[tuple[int, str], int] = {(a, p): v for a, p, v in rows}
+        state, changed = _simulate(before, accepted)
+        refused = await self._over_limit([r for r, c in zip(accepted, changed, strict=True) if c])
+        if refused:
+            accepted = [r for r in accepted if r not in refused]
+            state, changed = _simulate(before, accepted)
         now = utcnow()
         upserts = [
             {"answer_id": a, "participant_id": p, "value": v, "updated_at": now}
@@ -262,7 +258,17 @@ class VoteWriter:
             was = before.get((answer_id, participant_id), 0)
             agree, disagree = deltas[answer_id]
             deltas[answer_id] = (agree + (after == 1) - (was == 1), disagree + (after == -1) - (was == -1))
-        return changed, deltas
+        return accepted, changed, deltas
+
+    async def _over_limit(self, changing: list[_Request]) -> list[_Request]:
+        """Count the votes that change something, all at once; refuse those past the limit."""
+        limits = self.ctx.live.limits
+        allowed = await asyncio.gather(*(limits.hit("vote", r.participant_id) for r in changing))
+        refused = [r for r, ok in zip(changing, allowed, strict=True) if not ok]
+        for request in refused:
+            wait = await limits.retry_after("vote", request.participant_id) or 60
+            request.future.set_exception(TooFast("Vous votez très vite : réessayez dans {wait} s.", wait))
+        return refused
 
     async def _publish(
         self,
@@ -297,6 +303,18 @@ class VoteWriter:
                 )
             except Exception:
                 log.warning("could not publish counts", exc_info=True)
+
+
+def _simulate(
+    before: dict[tuple[int, str], int], requests: list[_Request]
+) -> tuple[dict[tuple[int, str], int], list[bool]]:
+    state = dict(before)
+    changed = []
+    for r in requests:
+        key = (r.answer_id, r.participant_id)
+        changed.append(state.get(key, 0) != r.value)
+        state[key] = r.value
+    return state, changed
 
 
 def _insert(conn: AsyncConnection, table: type) -> sqlite.Insert | postgresql.Insert:
