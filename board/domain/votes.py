@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
 from board.domain.context import BoardContext
-from board.domain.counts import read_totals, recount_threads
+from board.domain.counts import recount_threads
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.live.channels import event_channel, thread_channel
 from board.live.counters import AnswerCounts, ThreadCounts
@@ -109,7 +109,7 @@ class VoteWriter:
     async def _commit(self, batch: list[_Request]) -> None:
         async with self.ctx.db.writing() as session:
             conn = await session.connection()
-            accepted = await self._validate(conn, batch)
+            accepted, base = await self._validate(conn, batch)
             accepted, outcomes, deltas = await self._apply(conn, accepted)
             moved = [{"aid": a, "da": d[0], "dd": d[1]} for a, d in deltas.items() if d != (0, 0)]
             if moved:
@@ -122,7 +122,7 @@ class VoteWriter:
                     ),
                     moved,
                 )
-            counts = await read_totals(conn, {r.answer_id for r in accepted})
+            counts = {a: AnswerCounts(base[a][0] + deltas[a][0], base[a][1] + deltas[a][1]) for a in deltas}
             threads_of = {r.answer_id: r.thread_id for r in accepted}
             totals = await recount_threads(conn, set(threads_of.values()))
             await session.commit()
@@ -143,7 +143,10 @@ class VoteWriter:
                     )
                 )
 
-    async def _validate(self, conn: AsyncConnection, batch: list[_Request]) -> list[_Request]:
+    async def _validate(
+        self, conn: AsyncConnection, batch: list[_Request]
+    ) -> tuple[list[_Request], dict[int, tuple[int, int]]]:
+        """The requests that may proceed, and each answer's (agree, disagree) before this batch."""
         answer_ids = {r.answer_id for r in batch}
         query = (
             sa_select(
@@ -154,6 +157,8 @@ class VoteWriter:
                 col(Thread.status),
                 col(Event.slug),
                 col(Event.voting),
+                col(Answer.agree),
+                col(Answer.disagree),
             )
             .join(Thread, col(Thread.id) == col(Answer.thread_id))
             .join(Event, col(Event.id) == col(Thread.event_id))
@@ -195,7 +200,7 @@ class VoteWriter:
                 )
                 .on_conflict_do_nothing()
             )
-        return accepted
+        return accepted, {key: (int(row[7]), int(row[8])) for key, row in answers.items() if key is not None}
 
     @staticmethod
     def _refusal(
