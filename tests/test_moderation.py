@@ -224,3 +224,12 @@ async def test_the_export_withholds_text_set_aside_for_personal_data(board: Boar
         assert exported.status_code == 200
         assert "Durand" not in exported.text
         assert "personal-data" in exported.text
+
+
+async def test_moderators_see_who_wrote_each_answer(board: Board) -> None:
+    thread_id = (await board.thread_ids())[0]
+    author = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    await author.submit(f"/e/{SLUG}/profile", {"segment": "étudiant", "name": "Camille"})
+    await answer_on_first_thread(board, "Signée", phone=author)
+    page = (await (await board.staff("moderator")).open(f"/mod/{SLUG}")).text
+    assert "Camille · étudiant" in page

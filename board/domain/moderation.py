@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
+from board.domain.answers import answer_view
 from board.domain.audit import Actor, record
 from board.domain.context import BoardContext
 from board.domain.counts import rebuild_threads, recount_answers
 from board.domain.errors import Conflict, Invalid, NotFound
-from board.domain.views import EventView
+from board.domain.views import AnswerView, EventView
 from board.live.channels import event_channel, mod_channel, thread_channel
 from board.models import REASONS, Answer, Event, Participant, Thread, Vote
 
@@ -33,22 +33,13 @@ ALLOWED_FROM = {
 }
 
 
-@dataclass(frozen=True)
-class ModAnswer:
-    id: int
-    thread_id: int
-    body: str
-    status: str
-    reason: str | None
-    pinned: bool
-    agree: int
-    disagree: int
-    created_at: datetime
+@dataclass(frozen=True, kw_only=True)
+class ModAnswer(AnswerView):
+    """An answer as moderators see it: with its author, whom participants never see."""
+
     participant_id: str
-    author_name: str | None
     author_segment: str | None
     author_banned: bool
-    merged: tuple[str, ...] = ()
 
 
 def clean_reason(action: str, reason: str | None) -> str | None:
@@ -230,20 +221,10 @@ async def _mod_answers(
                     merged.setdefault(target, []).append(body)
     return [
         ModAnswer(
-            id=a.id or 0,
-            thread_id=a.thread_id,
-            body=a.body,
-            status=a.status,
-            reason=a.reason,
-            pinned=a.pinned,
-            agree=a.agree,
-            disagree=a.disagree,
-            created_at=a.created_at,
+            **{**vars(answer_view(a, merged=tuple(merged.get(a.id or 0, ())))), "author_name": p.name},
             participant_id=p.id,
-            author_name=p.name,
             author_segment=p.segment,
             author_banned=p.banned,
-            merged=tuple(merged.get(a.id or 0, ())),
         )
         for a, p in rows
     ]
