@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from board.domain.context import BoardContext
 from board.domain.counts import recount_threads
-from board.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooFast
+from board.domain.errors import Conflict, Forbidden, Invalid, TooFast
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.live.channels import event_channel, mod_channel, thread_channel
 from board.live.counters import AnswerCounts
@@ -201,24 +201,3 @@ async def list_answers(
         )
         for a in answers
     ]
-
-
-async def get_answer(
-    ctx: BoardContext, event: EventView, answer_id: int, viewer: str | None = None
-) -> AnswerView:
-    async with ctx.db.session() as session:
-        row = (
-            await session.exec(
-                select(Answer, Thread.event_id)
-                .join(Thread, col(Thread.id) == col(Answer.thread_id))
-                .where(Answer.id == answer_id)
-            )
-        ).first()
-        if row is None or row[1] != event.id:
-            raise NotFound("Cette réponse n'existe pas.")
-        answer = row[0]
-        my_vote = 0
-        if viewer:
-            vote = await session.get(Vote, (answer_id, viewer))
-            my_vote = vote.value if vote else 0
-    return answer_view(answer, mine=answer.participant_id == viewer, my_vote=my_vote)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from board.domain.answers import answer_view
 from board.domain.audit import Actor, record
@@ -113,9 +114,9 @@ async def act_on_answer(
     await announce(ctx, event, [thread_id])
 
 
-async def _answer_of_event(session: object, event: EventView, answer_id: int) -> Answer:
+async def _answer_of_event(session: AsyncSession, event: EventView, answer_id: int) -> Answer:
     row = (
-        await session.exec(  # type: ignore[attr-defined]
+        await session.exec(
             select(Answer, Thread.event_id)
             .join(Thread, col(Thread.id) == col(Answer.thread_id))
             .where(Answer.id == answer_id)
@@ -127,9 +128,9 @@ async def _answer_of_event(session: object, event: EventView, answer_id: int) ->
     return answer
 
 
-async def _move_votes(session: object, source: int, target: int) -> None:
+async def _move_votes(session: AsyncSession, source: int, target: int) -> None:
     """Votes move to the target; a participant who voted on both keeps the target's vote."""
-    conn = await session.connection()  # type: ignore[attr-defined]
+    conn = await session.connection()
     both = select(Vote.participant_id).where(Vote.answer_id == target)
     await conn.execute(delete(Vote).where(col(Vote.answer_id) == source, col(Vote.participant_id).in_(both)))
     await conn.execute(update(Vote).where(col(Vote.answer_id) == source).values(answer_id=target))
