@@ -46,6 +46,17 @@ async def test_top_ranks_by_score_then_newest(live: Live) -> None:
     assert await live.counters.top(9, 1) == [1]
 
 
+async def test_vote_totals_keep_segments_and_move_the_thread_in_one_write(live: Live) -> None:
+    await live.counters.set_answers(8, {1: AnswerCounts(1, 0, {"citoyen": (1, 0)}), 2: AnswerCounts(0, 0)})
+    await live.counters.set_totals(8, {1: (1, 2), 2: (3, 0)}, ThreadCounts(2, 0, 6))
+    assert await live.counters.get_answers([1, 2]) == {
+        1: AnswerCounts(1, 2, {"citoyen": (1, 0)}),
+        2: AnswerCounts(3, 0),
+    }
+    assert await live.counters.top(8, 10) == [2, 1]
+    assert await live.counters.get_threads([8]) == {8: ThreadCounts(2, 0, 6)}
+
+
 async def test_thread_and_participant_counters(live: Live) -> None:
     assert await live.counters.get_threads([5]) == {}
     await live.counters.set_thread(5, ThreadCounts(answers=4, pending=1, votes=12))
@@ -94,3 +105,13 @@ async def test_rate_limits_count_hits_and_tell_when_to_retry(live: Live) -> None
     wait = await live.limits.retry_after("answer", key)
     assert wait is not None and 1 <= wait <= 60
     assert await live.limits.retry_after("answer", "someone-else") is None
+
+
+async def test_rate_limits_count_many_hits_at_once_like_single_hits(live: Live) -> None:
+    key, other = uuid.uuid4().hex, uuid.uuid4().hex
+    assert await live.limits.hit_many("answer", [key, key, key, other]) == [True, True, False, True]
+    assert not await live.limits.hit("answer", key)
+    assert await live.limits.retry_after("answer", key) is not None
+    assert await live.limits.hit("answer", other)
+    assert await live.limits.retry_after("answer", other) is not None
+    assert await live.limits.hit_many("answer", []) == []

@@ -190,15 +190,10 @@ class VoteWriter:
                 missing[request.participant_id] = request.event_id
             accepted.append(request)
         if missing:
+            now = utcnow()
             await conn.execute(
-                _insert(conn, Participant)
-                .values(
-                    [
-                        {"id": p, "event_id": e, "banned": False, "created_at": utcnow()}
-                        for p, e in missing.items()
-                    ]
-                )
-                .on_conflict_do_nothing()
+                _insert(conn, Participant).on_conflict_do_nothing(),
+                [{"id": p, "event_id": e, "banned": False, "created_at": now} for p, e in missing.items()],
             )
         return accepted, {key: (int(row[7]), int(row[8])) for key, row in answers.items() if key is not None}
 
@@ -247,12 +242,13 @@ class VoteWriter:
         ]
         removals = [(a, p) for (a, p), v in state.items() if v == 0 and before.get((a, p), 0) != 0]
         if upserts:
-            stmt = _insert(conn, Vote).values(upserts)
+            stmt = _insert(conn, Vote)
             await conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["answer_id", "participant_id"],
                     set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
-                )
+                ),
+                upserts,
             )
         if removals:
             await conn.execute(
@@ -268,7 +264,7 @@ class VoteWriter:
     async def _over_limit(self, changing: list[_Request]) -> list[_Request]:
         """Count the votes that change something, all at once; refuse those past the limit."""
         limits = self.ctx.live.limits
-        allowed = await asyncio.gather(*(limits.hit("vote", r.participant_id) for r in changing))
+        allowed = await limits.hit_many("vote", [r.participant_id for r in changing])
         refused = [r for r, ok in zip(changing, allowed, strict=True) if not ok]
         for request in refused:
             wait = await limits.retry_after("vote", request.participant_id) or 60
@@ -289,9 +285,8 @@ class VoteWriter:
         try:
             for thread_id, answers in by_thread.items():
                 await self.ctx.live.counters.set_totals(
-                    thread_id, {a: (c.agree, c.disagree) for a, c in answers.items()}
+                    thread_id, {a: (c.agree, c.disagree) for a, c in answers.items()}, totals[thread_id]
                 )
-                await self.ctx.live.counters.set_thread(thread_id, totals[thread_id])
         except Exception:
             log.warning("live counters unreachable; SQL holds the votes", exc_info=True)
             self.ctx.stale_threads.update(by_thread)

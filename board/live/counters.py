@@ -37,7 +37,9 @@ class ThreadCounts:
 
 class Counters(Protocol):
     async def set_answers(self, thread_id: int, counts: Mapping[int, AnswerCounts]) -> None: ...
-    async def set_totals(self, thread_id: int, totals: Mapping[int, tuple[int, int]]) -> None: ...
+    async def set_totals(
+        self, thread_id: int, totals: Mapping[int, tuple[int, int]], thread: ThreadCounts | None = None
+    ) -> None: ...
     async def get_answers(self, answer_ids: Iterable[int]) -> dict[int, AnswerCounts]: ...
     async def drop_answers(self, thread_id: int, answer_ids: Iterable[int]) -> None: ...
     async def top(self, thread_id: int, limit: int) -> list[int] | None: ...
@@ -63,7 +65,11 @@ class MemoryCounters:
             self._answers[answer_id] = value
             scores[answer_id] = value.score
 
-    async def set_totals(self, thread_id: int, totals: Mapping[int, tuple[int, int]]) -> None:
+    async def set_totals(
+        self, thread_id: int, totals: Mapping[int, tuple[int, int]], thread: ThreadCounts | None = None
+    ) -> None:
+        if thread is not None:
+            self._threads[thread_id] = thread
         scores = self._top.setdefault(thread_id, {})
         for answer_id, (agree, disagree) in totals.items():
             known = self._answers.get(answer_id, AnswerCounts())
@@ -100,6 +106,10 @@ class MemoryCounters:
 
     async def ping(self) -> bool:
         return True
+
+
+def _thread_fields(counts: ThreadCounts) -> dict[str | bytes | bytearray | memoryview | int | float, int]:
+    return {"answers": counts.answers, "pending": counts.pending, "votes": counts.votes}
 
 
 def _answer_fields(counts: AnswerCounts) -> dict[str | bytes | bytearray | memoryview | int | float, int]:
@@ -166,14 +176,24 @@ class RedisCounters:
             pipe.zadd(self._top_key(thread_id), {f"{a:012d}": c.score for a, c in counts.items()})
             await pipe.execute()
 
-    async def set_totals(self, thread_id: int, totals: Mapping[int, tuple[int, int]]) -> None:
-        """Agree and disagree only, in one pipeline; the per-segment fields are left as they are."""
-        if not totals:
+    async def set_totals(
+        self, thread_id: int, totals: Mapping[int, tuple[int, int]], thread: ThreadCounts | None = None
+    ) -> None:
+        """Agree and disagree only (and the thread's counts if given), in one pipeline.
+
+        The per-segment fields are left as they are.
+        """
+        if not totals and thread is None:
             return
         async with self._guard(), self.redis.pipeline(transaction=True) as pipe:
             for answer_id, (agree, disagree) in totals.items():
                 pipe.hset(self._answer_key(answer_id), mapping={"agree": agree, "disagree": disagree})
-            pipe.zadd(self._top_key(thread_id), {f"{a:012d}": ag - dis for a, (ag, dis) in totals.items()})
+            if totals:
+                pipe.zadd(
+                    self._top_key(thread_id), {f"{a:012d}": ag - dis for a, (ag, dis) in totals.items()}
+                )
+            if thread is not None:
+                pipe.hset(self._thread_key(thread_id), mapping=_thread_fields(thread))
             await pipe.execute()
 
     async def get_answers(self, answer_ids: Iterable[int]) -> dict[int, AnswerCounts]:
@@ -206,10 +226,7 @@ class RedisCounters:
 
     async def set_thread(self, thread_id: int, counts: ThreadCounts) -> None:
         async with self._guard():
-            await self.redis.hset(
-                self._thread_key(thread_id),
-                mapping={"answers": counts.answers, "pending": counts.pending, "votes": counts.votes},
-            )
+            await self.redis.hset(self._thread_key(thread_id), mapping=_thread_fields(counts))
 
     async def get_threads(self, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
         ids = list(thread_ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
@@ -17,7 +17,7 @@ from board.domain.votes import parse_value
 from board.web.deps import Id, board_context, visitor
 from board.web.i18n import gettext, translate_template
 from board.web.identity import read_participant
-from board.web.render import is_htmx, page
+from board.web.render import Fragments, is_htmx, page
 
 
 @dataclass(frozen=True)
@@ -233,12 +233,16 @@ class ParticipantController(Controller):
             return _with_cookies(
                 Redirect(f"/e/{slug}/t/{outcome.thread_id}#a{answer_id}", status_code=303), cookies
             )
-        widget = {
-            "slug": slug,
-            "answer_id": answer_id,
-            "agree": outcome.agree,
-            "disagree": outcome.disagree,
-            "my_vote": outcome.value,
-            "upvote": outcome.voting == "upvote",
-        }
-        return _with_cookies(Template(template_name="components/vote_response.html", context=widget), cookies)
+        fragments: Fragments = request.app.state.fragments
+        widget = fragments.macro(
+            "components/answer.html",
+            "vote_widget",
+            slug,
+            answer_id,
+            outcome.agree,
+            outcome.disagree,
+            outcome.value,
+            outcome.voting == "upvote",
+            True,
+        )
+        return _with_cookies(Response(widget, media_type=MediaType.HTML, status_code=200), cookies)
