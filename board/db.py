@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, make_url
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Steps(Protocol):
+    """Runs one synchronous step of a write transaction: many statements, one hand-off."""
+
+    def __call__(
+        self, step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Awaitable[T]: ...
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -26,6 +40,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _manual_transactions(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+
+
+def _begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -48,6 +70,14 @@ class Database:
             sa_event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
+        self._steps_engine: Engine | None = None
+        self._steps_thread: ThreadPoolExecutor | None = None
+        if self.is_sqlite and ":memory:" not in url:
+            self._steps_engine = create_engine(make_url(url).set(drivername="sqlite"), pool_size=1)
+            sa_event.listen(self._steps_engine, "connect", _sqlite_pragmas)
+            sa_event.listen(self._steps_engine, "connect", _manual_transactions)
+            sa_event.listen(self._steps_engine, "begin", _begin_immediate)
+            self._steps_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-steps")
 
     def session(self) -> AsyncSession:
         return self.sessions()
@@ -62,6 +92,50 @@ class Database:
             async with self.sessions() as session:
                 yield session
 
+    @asynccontextmanager
+    async def write_steps(self) -> AsyncIterator[Steps]:
+        """One write transaction made of synchronous steps, committed when the block ends without error.
+
+        On a SQLite file each step runs in the thread that owns a connection of its own, so a step of
+        many statements costs one hand-off from the event loop rather than several per statement;
+        the transaction begins IMMEDIATE, so no other process writes between its steps. On
+        PostgreSQL each step runs on an async connection through `run_sync`.
+        """
+        if self._steps_engine is None or self._steps_thread is None:
+            async with self._write_lock if self.is_sqlite else _no_lock(), self.engine.begin() as conn:
+                yield partial(_run_sync, conn)
+            return
+        engine, thread = self._steps_engine, self._steps_thread
+        loop = asyncio.get_running_loop()
+        holder: list[Connection] = []
+
+        def opened() -> Connection:
+            if not holder:
+                holder.append(engine.connect())
+                holder[0].begin()
+            return holder[0]
+
+        def run(
+            step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
+        ) -> Awaitable[T]:
+            return loop.run_in_executor(thread, lambda: step(opened(), *args, **kwargs))
+
+        def finish(commit: bool) -> None:
+            if holder:
+                with holder.pop() as conn:
+                    if commit:
+                        conn.commit()
+                    else:
+                        conn.rollback()
+
+        async with self._write_lock:
+            try:
+                yield run
+            except BaseException:
+                await asyncio.shield(loop.run_in_executor(thread, finish, False))
+                raise
+            await loop.run_in_executor(thread, finish, True)
+
     async def upgrade(self) -> None:
         """Apply every Alembic migration up to head."""
         async with self.engine.begin() as conn:
@@ -69,6 +143,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._steps_engine is not None and self._steps_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._steps_thread, self._steps_engine.dispose)
+            self._steps_thread.shutdown()
+
+
+def _run_sync(
+    conn: AsyncConnection, step: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+) -> Awaitable[T]:
+    return conn.run_sync(step, *args, **kwargs)
+
+
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

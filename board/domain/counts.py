@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from sqlalchemy import bindparam, func, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
@@ -54,7 +55,19 @@ async def read_totals(conn: AsyncConnection, answer_ids: Iterable[int]) -> dict[
 
 
 async def recount_threads(conn: AsyncConnection, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
-    """Published and pending answers and votes on published answers, per thread.
+    """Published and pending answers and votes on published answers, per thread."""
+    return await conn.run_sync(count_threads, thread_ids)
+
+
+_THREAD_COUNTS = (
+    select(Answer.thread_id, Answer.status, func.count(), func.sum(col(Answer.agree) + col(Answer.disagree)))
+    .where(col(Answer.thread_id).in_(bindparam("ids", expanding=True)), col(Answer.merged_into).is_(None))
+    .group_by(col(Answer.thread_id), col(Answer.status))
+)
+
+
+def count_threads(conn: Connection, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
+    """`recount_threads` for a step that runs on a synchronous connection.
 
     Reads the answers' own counts, so it costs one row per answer, however many votes there are.
     """
@@ -63,14 +76,7 @@ async def recount_threads(conn: AsyncConnection, thread_ids: Iterable[int]) -> d
         return {}
     answers: dict[int, dict[str, int]] = {t: {} for t in ids}
     votes: dict[int, int] = {}
-    rows = await conn.execute(
-        select(
-            Answer.thread_id, Answer.status, func.count(), func.sum(col(Answer.agree) + col(Answer.disagree))
-        )
-        .where(col(Answer.thread_id).in_(ids), col(Answer.merged_into).is_(None))
-        .group_by(col(Answer.thread_id), col(Answer.status))
-    )
-    for thread_id, status, count, cast_votes in rows:
+    for thread_id, status, count, cast_votes in conn.execute(_THREAD_COUNTS, {"ids": ids}):
         answers[thread_id][status] = count
         if status == "published":
             votes[thread_id] = int(cast_votes or 0)

@@ -1,8 +1,10 @@
 """The vote writer: one per process, committing every waiting vote in one transaction.
 
-Each request awaits its batch, so a vote is durable in SQL before the response; the batch
-recounts the answers it touched, writes those absolute counts to the live counters in one
-pipeline and publishes once per thread.
+Each request awaits its batch, so a vote is durable in SQL before the response. A batch is one
+transaction of two steps, each run in one go: read the answers (locked on PostgreSQL), the voters
+and their votes; then write the rows that change and the answers' counts. Between the two, the
+votes that change something are counted against the rate limit in one Redis round trip. The
+absolute counts then go to the live counters in one pipeline, and one message per thread is published.
 """
 
 from __future__ import annotations
@@ -10,17 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import bindparam, delete, tuple_, update
+from sqlalchemy import and_, bindparam, delete, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
+from sqlmodel import col
 
 from board.domain.context import BoardContext
-from board.domain.counts import recount_threads
+from board.domain.counts import count_threads
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.live.channels import event_channel, thread_channel
 from board.live.counters import AnswerCounts, ThreadCounts
@@ -107,28 +110,31 @@ class VoteWriter:
                         request.future.set_exception(exc)
 
     async def _commit(self, batch: list[_Request]) -> None:
-        async with self.ctx.db.writing() as session:
-            conn = await session.connection()
-            accepted, base = await self._validate(conn, batch)
-            accepted, outcomes, deltas = await self._apply(conn, accepted)
-            moved = [{"aid": a, "da": d[0], "dd": d[1]} for a, d in deltas.items() if d != (0, 0)]
-            if moved:
-                await conn.execute(
-                    update(Answer)
-                    .where(col(Answer.id) == bindparam("aid"))
-                    .values(
-                        agree=col(Answer.agree) + bindparam("da"),
-                        disagree=col(Answer.disagree) + bindparam("dd"),
-                    ),
-                    moved,
-                )
-            counts = {a: AnswerCounts(base[a][0] + deltas[a][0], base[a][1] + deltas[a][1]) for a in deltas}
-            threads_of = {r.answer_id: r.thread_id for r in accepted}
-            totals = await recount_threads(conn, set(threads_of.values()))
-            await session.commit()
-        self.ctx.segments_due.update(deltas)
-        await self._publish(accepted, counts, totals, threads_of)
-        for request, changed in zip(accepted, outcomes, strict=True):
+        async with self.ctx.db.write_steps() as step:
+            found = await step(
+                _read,
+                sorted({r.answer_id for r in batch}),
+                sorted({r.participant_id for r in batch}),
+                lock=not self.ctx.db.is_sqlite,
+            )
+            accepted = self._accept(batch, found)
+            state, changed = _simulate(found.before, accepted)
+            refused = await self._over_limit([r for r, c in zip(accepted, changed, strict=True) if c])
+            if refused:
+                accepted = [r for r in accepted if r not in refused]
+                state, changed = _simulate(found.before, accepted)
+            plan = _plan(found, accepted, state)
+            totals = await step(_write, plan) if plan.writes else {}
+        counts = {
+            a: AnswerCounts(found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1])
+            for a in plan.deltas
+        }
+        threads_of = {r.answer_id: r.thread_id for r in accepted}
+        if totals:
+            moved = {a for a, d in plan.deltas.items() if d != (0, 0)}
+            self.ctx.segments_due.update(moved)
+            await self._publish(accepted, {a: counts[a] for a in moved}, totals, threads_of)
+        for request, change in zip(accepted, changed, strict=True):
             c = counts[request.answer_id]
             if not request.future.done():
                 request.future.set_result(
@@ -138,128 +144,41 @@ class VoteWriter:
                         c.agree,
                         c.disagree,
                         request.value,
-                        changed,
+                        change,
                         request.voting,
                     )
                 )
 
-    async def _validate(
-        self, conn: AsyncConnection, batch: list[_Request]
-    ) -> tuple[list[_Request], dict[int, tuple[int, int]]]:
-        """The requests that may proceed, and each answer's (agree, disagree) before this batch."""
-        answer_ids = {r.answer_id for r in batch}
-        query = (
-            sa_select(
-                col(Answer.id),
-                col(Answer.thread_id),
-                col(Answer.status),
-                col(Answer.merged_into),
-                col(Thread.status),
-                col(Event.slug),
-                col(Event.voting),
-                col(Answer.agree),
-                col(Answer.disagree),
-            )
-            .join(Thread, col(Thread.id) == col(Answer.thread_id))
-            .join(Event, col(Event.id) == col(Thread.event_id))
-            .where(col(Answer.id).in_(answer_ids))
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(of=Answer.__table__)  # type: ignore[attr-defined]
-        rows = await conn.execute(query)
-        answers = {r[0]: r for r in rows}
-        people = dict(
-            (
-                await conn.execute(
-                    select(Participant.id, Participant.banned).where(
-                        col(Participant.id).in_({r.participant_id for r in batch})
-                    )
-                )
-            ).all()
-        )
-        missing: dict[str, int] = {}
+    def _accept(self, batch: list[_Request], found: _Found) -> list[_Request]:
+        """The requests that may proceed; the others get their error now."""
         accepted = []
         for request in batch:
-            error = self._refusal(request, answers.get(request.answer_id), people)
-            if error is not None:
-                request.future.set_exception(error)
+            answer = found.answers.get(request.answer_id)
+            error = self._refusal(request, answer, found.people)
+            if error is not None or answer is None:
+                request.future.set_exception(error or NotFound("Cette réponse n'existe pas."))
                 continue
-            request.thread_id = answers[request.answer_id][1]
-            request.voting = answers[request.answer_id][6]
-            if request.participant_id not in people:
-                missing[request.participant_id] = request.event_id
+            request.thread_id = answer.thread_id
+            request.voting = answer.voting
             accepted.append(request)
-        if missing:
-            now = utcnow()
-            await conn.execute(
-                _insert(conn, Participant).on_conflict_do_nothing(),
-                [{"id": p, "event_id": e, "banned": False, "created_at": now} for p, e in missing.items()],
-            )
-        return accepted, {key: (int(row[7]), int(row[8])) for key, row in answers.items() if key is not None}
+        return accepted
 
     @staticmethod
-    def _refusal(
-        request: _Request, answer: Sequence[object] | None, people: dict[str, bool]
-    ) -> BoardError | None:
-        if answer is None or answer[5] != request.slug or answer[2] != "published" or answer[3] is not None:
+    def _refusal(request: _Request, answer: _Target | None, people: dict[str, bool]) -> BoardError | None:
+        if (
+            answer is None
+            or answer.slug != request.slug
+            or answer.status != "published"
+            or answer.merged_into is not None
+        ):
             return NotFound("Cette réponse n'existe pas ou n'est pas publiée.")
         if people.get(request.participant_id):
             return Forbidden("Votre participation a été suspendue par la modération.")
-        if answer[4] != "open":
+        if answer.thread_status != "open":
             return Conflict("Ce fil est fermé : les votes sont clos.")
-        if request.value == -1 and answer[6] == "upvote":
+        if request.value == -1 and answer.voting == "upvote":
             return Invalid("Cet événement n'accepte que des votes d'approbation.")
         return None
-
-    async def _apply(
-        self, conn: AsyncConnection, accepted: list[_Request]
-    ) -> tuple[list[_Request], list[bool], dict[int, tuple[int, int]]]:
-        """Apply votes in arrival order; the last one per participant and answer wins.
-
-        Returns the requests kept (those over their rate limit are refused here), whether each changed
-        anything, and the change of (agree, disagree) per answer, read against the rows as they are
-        under this transaction's locks.
-        """
-        if not accepted:
-            return [], [], {}
-        pairs = {(r.answer_id, r.participant_id) for r in accepted}
-        rows = await conn.execute(
-            select(Vote.answer_id, Vote.participant_id, Vote.value).where(
-                tuple_(col(Vote.answer_id), col(Vote.participant_id)).in_(pairs)
-            )
-        )
-        before: dict[tuple[int, str], int] = {(a, p): v for a, p, v in rows}
-        state, changed = _simulate(before, accepted)
-        refused = await self._over_limit([r for r, c in zip(accepted, changed, strict=True) if c])
-        if refused:
-            accepted = [r for r in accepted if r not in refused]
-            state, changed = _simulate(before, accepted)
-        now = utcnow()
-        upserts = [
-            {"answer_id": a, "participant_id": p, "value": v, "updated_at": now}
-            for (a, p), v in state.items()
-            if v != 0 and before.get((a, p), 0) != v
-        ]
-        removals = [(a, p) for (a, p), v in state.items() if v == 0 and before.get((a, p), 0) != 0]
-        if upserts:
-            stmt = _insert(conn, Vote)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["answer_id", "participant_id"],
-                    set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
-                ),
-                upserts,
-            )
-        if removals:
-            await conn.execute(
-                delete(Vote).where(tuple_(col(Vote.answer_id), col(Vote.participant_id)).in_(removals))
-            )
-        deltas: dict[int, tuple[int, int]] = {r.answer_id: (0, 0) for r in accepted}
-        for (answer_id, participant_id), after in state.items():
-            was = before.get((answer_id, participant_id), 0)
-            agree, disagree = deltas[answer_id]
-            deltas[answer_id] = (agree + (after == 1) - (was == 1), disagree + (after == -1) - (was == -1))
-        return accepted, changed, deltas
 
     async def _over_limit(self, changing: list[_Request]) -> list[_Request]:
         """Count the votes that change something, all at once; refuse those past the limit."""
@@ -308,6 +227,7 @@ class VoteWriter:
 def _simulate(
     before: dict[tuple[int, str], int], requests: list[_Request]
 ) -> tuple[dict[tuple[int, str], int], list[bool]]:
+    """Apply votes in arrival order (the last per participant and answer wins); whether each changed anything."""
     state = dict(before)
     changed = []
     for r in requests:
@@ -317,6 +237,146 @@ def _simulate(
     return state, changed
 
 
-def _insert(conn: AsyncConnection, table: type) -> sqlite.Insert | postgresql.Insert:
-    dialect = conn.dialect.name
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+@dataclass(frozen=True)
+class _Target:
+    thread_id: int
+    status: str
+    merged_into: int | None
+    thread_status: str
+    slug: str
+    voting: str
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What a batch reads under its transaction: answers, their counts, voters and their votes."""
+
+    answers: dict[int, _Target]
+    counts: dict[int, tuple[int, int]]
+    people: dict[str, bool]
+    before: dict[tuple[int, str], int]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    newcomers: list[dict[str, object]]
+    upserts: list[dict[str, object]]
+    removals: list[dict[str, object]]
+    moves: list[dict[str, int]]
+    threads: set[int]
+    deltas: dict[int, tuple[int, int]]
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.newcomers or self.upserts or self.removals or self.moves)
+
+
+_TARGETS = (
+    sa_select(
+        col(Answer.id),
+        col(Answer.thread_id),
+        col(Answer.status),
+        col(Answer.merged_into),
+        col(Thread.status),
+        col(Event.slug),
+        col(Event.voting),
+        col(Answer.agree),
+        col(Answer.disagree),
+    )
+    .join(Thread, col(Thread.id) == col(Answer.thread_id))
+    .join(Event, col(Event.id) == col(Thread.event_id))
+    .where(col(Answer.id).in_(bindparam("answers", expanding=True)))
+)
+_TARGETS_LOCKED = _TARGETS.with_for_update(of=Answer.__table__)  # type: ignore[attr-defined]
+_VOTERS = (
+    sa_select(col(Participant.id), col(Participant.banned), col(Vote.answer_id), col(Vote.value))
+    .outerjoin(
+        Vote,
+        and_(
+            col(Vote.participant_id) == col(Participant.id),
+            col(Vote.answer_id).in_(bindparam("answers", expanding=True)),
+        ),
+    )
+    .where(col(Participant.id).in_(bindparam("people", expanding=True)))
+)
+_REMOVE = delete(Vote).where(
+    col(Vote.answer_id) == bindparam("a"), col(Vote.participant_id) == bindparam("p")
+)
+_MOVE = (
+    update(Answer)
+    .where(col(Answer.id) == bindparam("aid"))
+    .values(agree=col(Answer.agree) + bindparam("da"), disagree=col(Answer.disagree) + bindparam("dd"))
+)
+
+
+def _upsert(stmt: sqlite.Insert | postgresql.Insert) -> Executable:
+    return stmt.on_conflict_do_update(
+        index_elements=["answer_id", "participant_id"],
+        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+    )
+
+
+_INSERTS: dict[str, tuple[Executable, Executable]] = {
+    "sqlite": (sqlite.insert(Participant).on_conflict_do_nothing(), _upsert(sqlite.insert(Vote))),
+    "postgresql": (postgresql.insert(Participant).on_conflict_do_nothing(), _upsert(postgresql.insert(Vote))),
+}
+
+
+def _read(conn: Connection, answer_ids: list[int], people: list[str], *, lock: bool) -> _Found:
+    """The batch's answers (locked on PostgreSQL), its voters and their votes on those answers."""
+    answers: dict[int, _Target] = {}
+    counts: dict[int, tuple[int, int]] = {}
+    for row in conn.execute(_TARGETS_LOCKED if lock else _TARGETS, {"answers": answer_ids}):
+        answer_id = cast(int, row[0])
+        answers[answer_id] = _Target(row[1], row[2], row[3], row[4], row[5], row[6])
+        counts[answer_id] = (int(row[7]), int(row[8]))
+    known: dict[str, bool] = {}
+    before: dict[tuple[int, str], int] = {}
+    for participant_id, banned, answer_id, value in conn.execute(
+        _VOTERS, {"answers": answer_ids, "people": people}
+    ):
+        known[participant_id] = banned
+        if answer_id is not None:
+            before[(answer_id, participant_id)] = value
+    return _Found(answers, counts, known, before)
+
+
+def _plan(found: _Found, accepted: list[_Request], state: dict[tuple[int, str], int]) -> _Plan:
+    """The rows to write for the votes kept, and the change of (agree, disagree) per answer."""
+    now = utcnow()
+    before = found.before
+    newcomers: dict[str, dict[str, object]] = {
+        r.participant_id: {"id": r.participant_id, "event_id": r.event_id, "banned": False, "created_at": now}
+        for r in accepted
+        if r.participant_id not in found.people
+    }
+    upserts: list[dict[str, object]] = [
+        {"answer_id": a, "participant_id": p, "value": v, "updated_at": now}
+        for (a, p), v in state.items()
+        if v != 0 and before.get((a, p), 0) != v
+    ]
+    removals: list[dict[str, object]] = [
+        {"a": a, "p": p} for (a, p), v in state.items() if v == 0 and before.get((a, p), 0) != 0
+    ]
+    deltas: dict[int, tuple[int, int]] = {r.answer_id: (0, 0) for r in accepted}
+    for (answer_id, participant_id), after in state.items():
+        was = before.get((answer_id, participant_id), 0)
+        agree, disagree = deltas[answer_id]
+        deltas[answer_id] = (agree + (after == 1) - (was == 1), disagree + (after == -1) - (was == -1))
+    moves = [{"aid": a, "da": d[0], "dd": d[1]} for a, d in deltas.items() if d != (0, 0)]
+    threads = {found.answers[a].thread_id for a, d in deltas.items() if d != (0, 0)}
+    return _Plan(list(newcomers.values()), upserts, removals, moves, threads, deltas)
+
+
+def _write(conn: Connection, plan: _Plan) -> dict[int, ThreadCounts]:
+    """Write the batch's rows and return the counts of the threads whose votes moved."""
+    participants, votes = _INSERTS[conn.dialect.name]
+    if plan.newcomers:
+        conn.execute(participants, plan.newcomers)
+    if plan.upserts:
+        conn.execute(votes, plan.upserts)
+    if plan.removals:
+        conn.execute(_REMOVE, plan.removals)
+    if plan.moves:
+        conn.execute(_MOVE, plan.moves)
+    return count_threads(conn, plan.threads)

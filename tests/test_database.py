@@ -1,0 +1,89 @@
+"""Write transactions made of steps: all or nothing, and on SQLite closed to other writers until done."""
+
+import asyncio
+import re
+import sqlite3
+from pathlib import Path
+from typing import cast
+
+import httpx
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+from sqlmodel import col, select
+
+from board.domain import events
+from board.models import Answer, Participant, Vote, utcnow
+from tests.conftest import SLUG, Board, start_board
+from tests.test_votes import post_answer, vote
+
+COUNT_RE = re.compile(r'id="ag\d+">(\d+)<')
+
+
+def add_participant(conn: Connection, participant_id: str, event_id: int) -> None:
+    conn.execute(
+        insert(Participant).values(id=participant_id, event_id=event_id, banned=False, created_at=utcnow())
+    )
+
+
+def fail(conn: Connection) -> None:
+    raise RuntimeError("the step failed")
+
+
+async def participant_ids(board: Board) -> set[str]:
+    async with board.ctx.db.session() as session:
+        return set((await session.exec(select(Participant.id))).all())
+
+
+async def test_a_failing_step_undoes_the_earlier_ones_and_frees_the_writer(board: Board) -> None:
+    db = board.ctx.db
+    event_id = (await events.get_event(board.ctx, SLUG)).id
+    with pytest.raises(RuntimeError, match="the step failed"):
+        async with db.write_steps() as step:
+            await step(add_participant, "lost-with-the-transaction", event_id)
+            await step(fail)
+    async with db.write_steps() as step:
+        await step(add_participant, "kept-after-commit", event_id)
+    ids = await participant_ids(board)
+    assert "kept-after-commit" in ids
+    assert "lost-with-the-transaction" not in ids
+
+
+async def test_sqlite_steps_keep_other_writers_out_until_the_commit(tmp_path: Path) -> None:
+    async for board in start_board(tmp_path):
+        other = sqlite3.connect(tmp_path / "board.sqlite3", timeout=0.05)
+        row = ("from-another-process", 1, 0, "2026-01-01 00:00:00")
+        statement = "INSERT INTO participant (id, event_id, banned, created_at) VALUES (?, ?, ?, ?)"
+        try:
+            async with board.ctx.db.write_steps() as step:
+                await step(lambda conn: conn.exec_driver_sql("SELECT count(*) FROM answer").all())
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute(statement, row)
+            other.execute(statement, row)
+            other.commit()
+        finally:
+            other.close()
+        assert "from-another-process" in await participant_ids(board)
+
+
+async def test_two_workers_on_one_sqlite_file_count_every_vote_and_answer_exact_counts(
+    tmp_path: Path,
+) -> None:
+    async for first in start_board(tmp_path):
+        async for second in start_board(tmp_path):
+            thread_id, answer_id = await post_answer(first)
+            phones = [await b.phone(f"/e/{SLUG}/t/{thread_id}") for b in (first, second) for _ in range(40)]
+            responses = [
+                cast(httpx.Response, r)
+                for r in await asyncio.gather(*(vote(p, answer_id, 1) for p in phones))
+            ]
+            assert {r.status_code for r in responses} == {200}
+            seen = sorted(int(COUNT_RE.findall(r.text)[0]) for r in responses)
+            assert seen[-1] == 80
+            async with first.ctx.db.session() as session:
+                answer = await session.get(Answer, answer_id)
+                assert answer is not None and answer.agree == 80
+                rows = (
+                    await session.exec(select(Vote.participant_id).where(col(Vote.answer_id) == answer_id))
+                ).all()
+                assert len(rows) == 80
