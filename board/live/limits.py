@@ -28,6 +28,7 @@ class RateLimits:
         self.breaker = breaker or Breaker()
         self.limiter = MovingWindowRateLimiter(storage)
         self.rules: dict[str, RateLimitItem] = {kind: parse(rule) for kind, rule in rules.items()}
+        self._acquire_many: AsyncScript | None = None
 
     async def retry_after(self, kind: str, key: str) -> int | None:
         """Seconds to wait if `key` has used up `kind`, else None. Counts nothing.
@@ -48,29 +49,32 @@ class RateLimits:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def hit_many(self, kind: str, keys: Sequence[str]) -> list[bool]:
-        """Count one use for each key, in one Redis round trip; False where a limit was already reached.
+        """Count one use for each key, in one Redis call; False where a limit was already reached.
 
-        Runs the same moving-window script as `hit`, queued on one pipeline instead of one call each.
+        On Redis this runs the limits library's own moving-window script once per key inside a
+        single script call, so a batch of votes costs one round trip.
         """
         if not keys:
             return []
         bridge = getattr(self.storage, "bridge", None)
         if self.breaker.open or not isinstance(bridge, RedispyBridge):
             return list(await asyncio.gather(*(self.hit(kind, key) for key in keys)))
+        if self._acquire_many is None:
+            client = cast(Redis, bridge.get_connection())
+            self._acquire_many = client.register_script(
+                _each_key(bridge.SCRIPT_ACQUIRE_MOVING_WINDOW.decode())
+            )
         item = self.rules[kind]
-        now, expiry = time.time(), item.get_expiry()
         try:
-            acquire = cast(AsyncScript, bridge.lua_acquire_moving_window)
-            async with cast(Redis, bridge.get_connection()).pipeline(transaction=False) as pipe:
-                for key in keys:
-                    await acquire(
-                        [bridge.prefixed_key(item.key_for(key))], [now, item.amount, expiry, 1], client=pipe
-                    )
-                return [bool(acquired) for acquired in await pipe.execute()]
+            acquired = await self._acquire_many(
+                [bridge.prefixed_key(item.key_for(key)) for key in keys],
+                [time.time(), item.amount, item.get_expiry(), 1],
+            )
         except (RedisError, OSError):
             self.breaker.trip()
             log.warning("rate limits unreachable; uses not counted")
             return [True] * len(keys)
+        return [bool(flag) for flag in acquired]
 
     async def hit(self, kind: str, key: str) -> bool:
         """Count one use; False if the limit was already reached."""
@@ -82,6 +86,20 @@ class RateLimits:
             self.breaker.trip()
             log.warning("rate limits unreachable; use not counted")
             return True
+
+
+def _each_key(script: str) -> str:
+    """A Lua script that runs a one-key limits script on every key it is given, with the same arguments."""
+    return (
+        "local function acquire(KEYS, ARGV)\n"
+        f"{script}\n"
+        "end\n"
+        "local acquired = {}\n"
+        "for i = 1, #KEYS do\n"
+        "    acquired[i] = acquire({KEYS[i]}, ARGV) and 1 or 0\n"
+        "end\n"
+        "return acquired\n"
+    )
 
 
 def memory_limits(rules: dict[str, str]) -> RateLimits:
