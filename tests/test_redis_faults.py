@@ -113,18 +113,17 @@ async def test_votes_survive_a_redis_outage_and_counters_heal(
 
     own_redis.start()
     await own_redis.ready()
+    counters = board.ctx.live.counters
     for _ in range(100):
-        live = (
-            await board.ctx.live.counters.get_answers([answer_id])
-            if await board.ctx.live.counters.ping()
-            else {}
-        )
-        if live.get(answer_id) and live[answer_id].agree == 6:
+        if await counters.ping():
+            live, threads = await counters.get_answers([answer_id]), await counters.get_threads([thread_id])
+        else:
+            live, threads = {}, {}
+        if live.get(answer_id) and live[answer_id].agree == 6 and thread_id in threads:
             break
         await asyncio.sleep(0.1)
     else:
-        raise AssertionError(f"counters did not heal: {live}")
-    threads = await board.ctx.live.counters.get_threads([thread_id])
+        raise AssertionError(f"counters did not heal: {live} {threads}")
     assert threads[thread_id].answers == 2 and threads[thread_id].votes == 6
     async with board.ctx.db.session() as session:
         stored = await session.get(Answer, answer_id)

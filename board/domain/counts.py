@@ -86,11 +86,17 @@ def count_threads(conn: Connection, thread_ids: Iterable[int]) -> dict[int, Thre
     }
 
 
+_PARTICIPANTS = (
+    select(func.count()).select_from(Participant).where(col(Participant.event_id) == bindparam("event"))
+)
+
+
 async def count_participants(conn: AsyncConnection, event_id: int) -> int:
-    result = await conn.execute(
-        select(func.count()).select_from(Participant).where(Participant.event_id == event_id)
-    )
-    return int(result.scalar_one())
+    return await conn.run_sync(count_event_participants, event_id)
+
+
+def count_event_participants(conn: Connection, event_id: int) -> int:
+    return int(conn.execute(_PARTICIPANTS, {"event": event_id}).scalar_one())
 
 
 async def with_counts(ctx: BoardContext, threads: list[ThreadView]) -> list[ThreadView]:

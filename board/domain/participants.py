@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlmodel import col, select, update
 
 from board.domain.context import BoardContext
-from board.domain.counts import count_participants, publish_participants, recount_answers
+from board.domain.counts import count_event_participants, publish_participants, recount_answers
 from board.domain.errors import Invalid, TooFast
 from board.domain.views import EventView, ParticipantView
 from board.live.channels import event_channel
 from board.live.counters import AnswerCounts
-from board.models import Answer, Participant, Vote
+from board.models import Answer, Participant, Vote, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,25 @@ def _view(p: Participant) -> ParticipantView:
     return ParticipantView(p.id, p.event_id, p.segment, p.name, p.banned)
 
 
+_INSERTS = {
+    "sqlite": sqlite.insert(Participant).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(Participant).on_conflict_do_nothing(),
+}
+
+
+def insert_new(conn: Connection, rows: list[dict[str, object]]) -> int:
+    """Insert participants (id, event_id, banned, created_at), skipping ids already taken; how many were new."""
+    return conn.execute(_INSERTS[conn.dialect.name], rows).rowcount
+
+
+def _add(conn: Connection, participant_id: str, event_id: int) -> int | None:
+    """Add one participant; the event's participants after it, or None if the id was taken."""
+    row = {"id": participant_id, "event_id": event_id, "banned": False, "created_at": utcnow()}
+    if not insert_new(conn, [row]):
+        return None
+    return count_event_participants(conn, event_id)
+
+
 def new_participant_id() -> str:
     return secrets.token_hex(16)
 
@@ -68,30 +89,27 @@ async def join(
     known = await find(ctx, event, participant_id)
     if known is not None:
         return known, False
-    if participant_id is None:
-        wait = await ctx.live.limits.retry_after("join", address)
-        if wait is not None:
-            raise TooFast("Trop de nouvelles connexions depuis ce réseau : réessayez dans un instant.", wait)
-        await ctx.live.limits.hit("join", address)
-    participant = Participant(id=participant_id or new_participant_id(), event_id=event.id)
-    async with ctx.db.writing() as session:
-        session.add(participant)
-        try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
-            existing = await session.get(Participant, participant.id)
-            if existing is None:
-                raise
-            return _view(existing), False
-        conn = await session.connection()
-        people = await count_participants(conn, event.id)
+    if participant_id is None and not await ctx.live.limits.hit("join", address):
+        wait = await ctx.live.limits.retry_after("join", address) or 60
+        raise TooFast("Trop de nouvelles connexions depuis ce réseau : réessayez dans un instant.", wait)
+    participant = ParticipantView(participant_id or new_participant_id(), event.id, None, None, False)
+    async with ctx.db.write_steps() as step:
+        people = await step(_add, participant.id, event.id)
+    if people is None:
+        existing = await find(ctx, event, participant.id)
+        if existing is not None:
+            return existing, False
+        participant = replace(participant, id=new_participant_id())
+        async with ctx.db.write_steps() as step:
+            people = await step(_add, participant.id, event.id)
+        if people is None:
+            raise RuntimeError("a fresh participant id was already taken")
     await publish_participants(ctx, event.id, people)
     ctx.live.channels.publish(
         {"type": "counts", "thread": None, "participants": people, "event_id": event.id},
         [event_channel(event.slug)],
     )
-    return _view(participant), True
+    return participant, True
 
 
 async def set_profile(

@@ -25,6 +25,7 @@ from sqlmodel import col
 from board.domain.context import BoardContext
 from board.domain.counts import count_threads
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
+from board.domain.participants import insert_new
 from board.live.channels import event_channel, thread_channel
 from board.live.counters import AnswerCounts, ThreadCounts
 from board.models import Answer, Event, Participant, Thread, Vote, utcnow
@@ -316,9 +317,9 @@ def _upsert(stmt: sqlite.Insert | postgresql.Insert) -> Executable:
     )
 
 
-_INSERTS: dict[str, tuple[Executable, Executable]] = {
-    "sqlite": (sqlite.insert(Participant).on_conflict_do_nothing(), _upsert(sqlite.insert(Vote))),
-    "postgresql": (postgresql.insert(Participant).on_conflict_do_nothing(), _upsert(postgresql.insert(Vote))),
+_UPSERTS: dict[str, Executable] = {
+    "sqlite": _upsert(sqlite.insert(Vote)),
+    "postgresql": _upsert(postgresql.insert(Vote)),
 }
 
 
@@ -370,11 +371,10 @@ def _plan(found: _Found, accepted: list[_Request], state: dict[tuple[int, str], 
 
 def _write(conn: Connection, plan: _Plan) -> dict[int, ThreadCounts]:
     """Write the batch's rows and return the counts of the threads whose votes moved."""
-    participants, votes = _INSERTS[conn.dialect.name]
     if plan.newcomers:
-        conn.execute(participants, plan.newcomers)
+        insert_new(conn, plan.newcomers)
     if plan.upserts:
-        conn.execute(votes, plan.upserts)
+        conn.execute(_UPSERTS[conn.dialect.name], plan.upserts)
     if plan.removals:
         conn.execute(_REMOVE, plan.removals)
     if plan.moves:
