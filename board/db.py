@@ -84,9 +84,14 @@ class Database:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
-        """A session for one write transaction; on SQLite only one such transaction runs at a time."""
+        """A session for one write transaction; on SQLite only one such transaction runs at a time.
+
+        On SQLite the transaction begins IMMEDIATE: a writer in another process waits for it (up to
+        the busy timeout) instead of failing when it tries to write after reading.
+        """
         if self.is_sqlite:
             async with self._write_lock, self.sessions() as session:
+                await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
                 yield session
         else:
             async with self.sessions() as session:

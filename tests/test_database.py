@@ -87,3 +87,21 @@ async def test_two_workers_on_one_sqlite_file_count_every_vote_and_answer_exact_
                     await session.exec(select(Vote.participant_id).where(col(Vote.answer_id) == answer_id))
                 ).all()
                 assert len(rows) == 80
+
+
+async def test_sqlite_write_sessions_keep_other_writers_out_until_the_commit(tmp_path: Path) -> None:
+    async for board in start_board(tmp_path):
+        other = sqlite3.connect(tmp_path / "board.sqlite3", timeout=0.05)
+        row = ("from-another-process", 1, 0, "2026-01-01 00:00:00")
+        statement = "INSERT INTO participant (id, event_id, banned, created_at) VALUES (?, ?, ?, ?)"
+        try:
+            async with board.ctx.db.writing() as session:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute(statement, row)
+                session.add(Participant(id="from-this-process", event_id=1))
+                await session.commit()
+            other.execute(statement, row)
+            other.commit()
+        finally:
+            other.close()
+        assert {"from-another-process", "from-this-process"} <= await participant_ids(board)

@@ -23,18 +23,25 @@ log = logging.getLogger(__name__)
 
 async def recount_answers(conn: AsyncConnection, answer_ids: Iterable[int]) -> dict[int, AnswerCounts]:
     """Agree and disagree per answer, overall and per segment."""
+    return await conn.run_sync(count_answers, answer_ids)
+
+
+_ANSWER_COUNTS = (
+    select(Vote.answer_id, Participant.segment, Vote.value, func.count())
+    .join(Participant, col(Participant.id) == col(Vote.participant_id))
+    .where(col(Vote.answer_id).in_(bindparam("ids", expanding=True)))
+    .group_by(col(Vote.answer_id), col(Participant.segment), col(Vote.value))
+)
+
+
+def count_answers(conn: Connection, answer_ids: Iterable[int]) -> dict[int, AnswerCounts]:
+    """`recount_answers` for a step that runs on a synchronous connection."""
     ids = sorted(set(answer_ids))
     if not ids:
         return {}
-    rows = await conn.execute(
-        select(Vote.answer_id, Participant.segment, Vote.value, func.count())
-        .join(Participant, col(Participant.id) == col(Vote.participant_id))
-        .where(col(Vote.answer_id).in_(ids))
-        .group_by(col(Vote.answer_id), col(Participant.segment), col(Vote.value))
-    )
     totals: dict[int, list[int]] = {a: [0, 0] for a in ids}
     segments: dict[int, dict[str, list[int]]] = {a: {} for a in ids}
-    for answer_id, segment, value, count in rows:
+    for answer_id, segment, value, count in conn.execute(_ANSWER_COUNTS, {"ids": ids}):
         side = 0 if value > 0 else 1
         totals[answer_id][side] += count
         if segment:
@@ -135,27 +142,8 @@ async def publish_participants(ctx: BoardContext, event_id: int, count: int) -> 
 async def rebuild_threads(ctx: BoardContext, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
     """Recount threads and their published answers from SQL and write them to the live counters."""
     ids = list(thread_ids)
-    async with ctx.db.engine.connect() as conn:
-        threads = await recount_threads(conn, ids)
-        rows = await conn.execute(
-            select(Answer.id, Answer.thread_id).where(
-                col(Answer.thread_id).in_(ids),
-                Answer.status == "published",
-                col(Answer.merged_into).is_(None),
-            )
-        )
-        by_thread: dict[int, list[int]] = {t: [] for t in ids}
-        for answer_id, thread_id in rows:
-            by_thread[thread_id].append(answer_id)
-        answers = await recount_answers(conn, [a for ids_ in by_thread.values() for a in ids_])
-        if answers:
-            await conn.execute(
-                update(Answer)
-                .where(col(Answer.id) == bindparam("aid"))
-                .values(agree=bindparam("ag"), disagree=bindparam("dis")),
-                [{"aid": a, "ag": c.agree, "dis": c.disagree} for a, c in answers.items()],
-            )
-            await conn.commit()
+    async with ctx.db.write_steps() as step:
+        threads, by_thread, answers = await step(_recount_and_store, ids)
     try:
         for thread_id in ids:
             await ctx.live.counters.set_answers(thread_id, {a: answers[a] for a in by_thread[thread_id]})
@@ -164,6 +152,41 @@ async def rebuild_threads(ctx: BoardContext, thread_ids: Iterable[int]) -> dict[
         log.warning("live counters unreachable; rebuild postponed", exc_info=True)
         ctx.stale_threads.update(ids)
     return threads
+
+
+_PUBLISHED = (
+    select(Answer.id, Answer.thread_id)
+    .where(
+        col(Answer.thread_id).in_(bindparam("ids", expanding=True)),
+        Answer.status == "published",
+        col(Answer.merged_into).is_(None),
+    )
+    .order_by(col(Answer.id))
+)
+_PUBLISHED_LOCKED = _PUBLISHED.with_for_update(of=Answer.__table__)  # type: ignore[attr-defined]
+_STORE = (
+    update(Answer)
+    .where(col(Answer.id) == bindparam("aid"))
+    .values(agree=bindparam("ag"), disagree=bindparam("dis"))
+)
+
+
+def _recount_and_store(
+    conn: Connection, ids: list[int]
+) -> tuple[dict[int, ThreadCounts], dict[int, list[int]], dict[int, AnswerCounts]]:
+    """Recount the threads' published answers from the votes and store those counts on the answers.
+
+    The answers are locked first (on PostgreSQL; SQLite's transaction is IMMEDIATE), as the vote
+    writer locks them, so that no batch of votes lands between the recount and the write.
+    """
+    published = _PUBLISHED_LOCKED if conn.dialect.name == "postgresql" else _PUBLISHED
+    by_thread: dict[int, list[int]] = {t: [] for t in ids}
+    for answer_id, thread_id in conn.execute(published, {"ids": ids}):
+        by_thread[thread_id].append(answer_id)
+    answers = count_answers(conn, [a for listed in by_thread.values() for a in listed])
+    if answers:
+        conn.execute(_STORE, [{"aid": a, "ag": c.agree, "dis": c.disagree} for a, c in answers.items()])
+    return count_threads(conn, ids), by_thread, answers
 
 
 HEAL_EVERY = 1.0

@@ -287,6 +287,7 @@ _TARGETS = (
     .join(Thread, col(Thread.id) == col(Answer.thread_id))
     .join(Event, col(Event.id) == col(Thread.event_id))
     .where(col(Answer.id).in_(bindparam("answers", expanding=True)))
+    .order_by(col(Answer.id))
 )
 _TARGETS_LOCKED = _TARGETS.with_for_update(of=Answer.__table__)  # type: ignore[attr-defined]
 _VOTERS = (
