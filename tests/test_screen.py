@@ -32,7 +32,13 @@ async def test_screen_shows_the_thread_on_screen_with_qr_and_counters(board: Boa
     assert f'src="/e/{SLUG}/qr.svg"' in page.text
     assert f"testserver.local/e/{SLUG}" in page.text
     assert "Évaluer avant de généraliser" in page.text
-    assert f'id="t{thread_id}-answers">1<' in page.text
+    assert f'id="t{thread_id}-answers">1</b> réponse<' in page.text
+    assert f'id="t{thread_id}-votes">0</b> vote<' in page.text
+    english = await viewer.http.get(f"/e/{SLUG}/screen", headers={"Accept-Language": "en"})
+    assert f'id="t{thread_id}-answers">1</b> answer<' in english.text
+    await post(board, thread_id, "Mesurer ce qui change")
+    again = await viewer.open(f"/e/{SLUG}/screen")
+    assert f'id="t{thread_id}-answers">2</b> réponses<' in again.text
     qr = await viewer.http.get(f"/e/{SLUG}/qr.svg")
     assert qr.status_code == 200 and qr.headers["content-type"].startswith("image/svg+xml")
     assert qr.text.startswith("<svg") and f"http://testserver.local/e/{SLUG}" in qr.text

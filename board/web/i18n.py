@@ -26,11 +26,18 @@ CATALOGS = Path(__file__).resolve().parent.parent / "translations"
 _current: ContextVar[str] = ContextVar("language", default=DEFAULT)
 
 
+class SourceLanguage(NullTranslations):
+    """The French source strings as they are, with French plurals: 0 and 1 take the singular."""
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return msgid2 if n > 1 else msgid1
+
+
 @cache
 def catalog(language: str) -> NullTranslations:
     path = CATALOGS / language / "LC_MESSAGES" / "messages.po"
     if language == DEFAULT or not path.exists():
-        return NullTranslations()
+        return SourceLanguage()
     with path.open("rb") as po:
         messages = read_po(po, locale=language)
     compiled = io.BytesIO()
