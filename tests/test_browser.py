@@ -340,6 +340,32 @@ async def test_moderation_board_marks_the_presented_thread(contexts: Contexts, b
     await assert_not_reloaded(mod)
 
 
+async def test_moderator_keeps_typing_while_answers_arrive_and_the_board_catches_up(
+    contexts: Contexts, board: Board
+) -> None:
+    mod = await contexts.page(DESK)
+    await log_in(mod, board.moderator)
+    await live(mod, f"/mod/{SLUG}")
+    prompt = mod.locator("#new-prompt")
+    await prompt.click()
+    await prompt.press_sequentially("Faut-il évaluer")
+
+    phone = await contexts.page(PHONE)
+    await open_first_thread(phone)
+    await post_answer(phone, "Arrivée pendant la saisie du modérateur")
+    await mod.wait_for_timeout(LIVE_MS)
+    arrived = mod.locator("#mod-board .mod-card", has_text="Arrivée pendant la saisie du modérateur")
+    await expect(arrived).to_have_count(0)
+    await expect(prompt).to_be_focused()
+    await expect(prompt).to_have_value("Faut-il évaluer")
+
+    await prompt.press_sequentially(" chaque expérimentation ?")
+    await mod.locator("h1").click()
+    await expect(arrived).to_be_visible(timeout=LIVE_MS)
+    await expect(mod.locator("#new-prompt")).to_have_value("Faut-il évaluer chaque expérimentation ?")
+    await assert_not_reloaded(mod)
+
+
 # --- 5: no JavaScript --------------------------------------------------------------------------------
 
 

@@ -26,8 +26,63 @@
       if (reason) { reason.focus(); event.preventDefault(); }
     }
   });
+
+  // Live refreshes of the board wait while the moderator is in one of its fields, and keep what they
+  // typed, the sections they opened and the card they were on.
+  function board() { return document.getElementById("mod-board"); }
+  function editing() {
+    var el = document.activeElement, root = board();
+    return !!(root && el && root.contains(el) && el.matches("input:not([type=hidden]), textarea, select"));
+  }
+  var deferred = null;
+  var kept = null;
+  document.addEventListener("htmx:confirm", function (event) {
+    if (event.target !== board() || event.detail.verb !== "get" || !editing()) return;
+    event.preventDefault();
+    deferred = event.detail.issueRequest;
+  });
+  document.addEventListener("focusout", function () {
+    setTimeout(function () {
+      if (deferred && !editing()) {
+        var issue = deferred;
+        deferred = null;
+        issue(true);
+      }
+    }, 0);
+  });
+  function snapshot(root) {
+    var card = document.activeElement && document.activeElement.closest(".mod-card");
+    var fields = [];
+    root.querySelectorAll("textarea[id], input[id]:not([type=hidden])").forEach(function (field) {
+      if (field.value !== field.defaultValue) fields.push([field.id, field.value]);
+    });
+    var open = [];
+    root.querySelectorAll("details[open] [id]").forEach(function (inside) { open.push(inside.id); });
+    return { card: card && root.contains(card) ? card.id : null, fields: fields, open: open };
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var root = board();
+    kept = root && event.detail.target === root && event.detail.requestConfig.verb === "get" ? snapshot(root) : null;
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "mod-board" && !document.activeElement.closest(".mod-card")) {
+    var root = board();
+    if (!root || !event.detail.target || event.detail.target.id !== "mod-board") return;
+    if (kept) {
+      kept.fields.forEach(function (pair) {
+        var field = document.getElementById(pair[0]);
+        if (field) field.value = pair[1];
+      });
+      kept.open.forEach(function (id) {
+        var inside = document.getElementById(id);
+        var details = inside && inside.closest("details");
+        if (details) details.open = true;
+      });
+      if (kept.card) {
+        var again = document.getElementById(kept.card);
+        if (again) again.focus(); else focusAt(0);
+      }
+      kept = null;
+    } else if (!document.activeElement.closest(".mod-card")) {
       focusAt(0);
     }
   });
