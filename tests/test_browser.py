@@ -354,7 +354,7 @@ async def test_moderator_keeps_typing_while_answers_arrive_and_the_board_catches
     await open_first_thread(phone)
     await post_answer(phone, "Arrivée pendant la saisie du modérateur")
     await mod.wait_for_timeout(LIVE_MS)
-    arrived = mod.locator("#mod-board .mod-card", has_text="Arrivée pendant la saisie du modérateur")
+    arrived = mod.locator("#mod-board .mod-card > p.body", has_text="Arrivée pendant la saisie du modérateur")
     await expect(arrived).to_have_count(0)
     await expect(prompt).to_be_focused()
     await expect(prompt).to_have_value("Faut-il évaluer")
