@@ -3,6 +3,7 @@
 import asyncio
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import cast
 
@@ -49,20 +50,35 @@ async def test_a_failing_step_undoes_the_earlier_ones_and_frees_the_writer(board
     assert "lost-with-the-transaction" not in ids
 
 
+class OtherProcess:
+    """A second writer on the board's SQLite file, as another worker process would be."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def add_participant(self, participant_id: str) -> None:
+        with closing(sqlite3.connect(self.path, timeout=0.05)) as connection:
+            connection.execute(
+                "INSERT INTO participant (id, event_id, banned, created_at) VALUES (?, 1, 0, '2026-01-01 00:00:00')",
+                (participant_id,),
+            )
+            connection.commit()
+
+    def is_kept_out(self) -> bool:
+        try:
+            self.add_participant("kept-out")
+        except sqlite3.OperationalError as error:
+            return "locked" in str(error)
+        return False
+
+
 async def test_sqlite_steps_keep_other_writers_out_until_the_commit(tmp_path: Path) -> None:
     async for board in start_board(tmp_path):
-        other = sqlite3.connect(tmp_path / "board.sqlite3", timeout=0.05)
-        row = ("from-another-process", 1, 0, "2026-01-01 00:00:00")
-        statement = "INSERT INTO participant (id, event_id, banned, created_at) VALUES (?, ?, ?, ?)"
-        try:
-            async with board.ctx.db.write_steps() as step:
-                await step(lambda conn: conn.exec_driver_sql("SELECT count(*) FROM answer").all())
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
-                    other.execute(statement, row)
-            other.execute(statement, row)
-            other.commit()
-        finally:
-            other.close()
+        other = OtherProcess(tmp_path / "board.sqlite3")
+        async with board.ctx.db.write_steps() as step:
+            await step(lambda conn: conn.exec_driver_sql("SELECT count(*) FROM answer").all())
+            assert other.is_kept_out()
+        other.add_participant("from-another-process")
         assert "from-another-process" in await participant_ids(board)
 
 
@@ -91,17 +107,11 @@ async def test_two_workers_on_one_sqlite_file_count_every_vote_and_answer_exact_
 
 async def test_sqlite_write_sessions_keep_other_writers_out_until_the_commit(tmp_path: Path) -> None:
     async for board in start_board(tmp_path):
-        other = sqlite3.connect(tmp_path / "board.sqlite3", timeout=0.05)
-        row = ("from-another-process", 1, 0, "2026-01-01 00:00:00")
-        statement = "INSERT INTO participant (id, event_id, banned, created_at) VALUES (?, ?, ?, ?)"
-        try:
-            async with board.ctx.db.writing() as session:
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
-                    other.execute(statement, row)
-                session.add(Participant(id="from-this-process", event_id=1))
-                await session.commit()
-            other.execute(statement, row)
-            other.commit()
-        finally:
-            other.close()
+        other = OtherProcess(tmp_path / "board.sqlite3")
+        async with board.ctx.db.writing() as session:
+            assert other.is_kept_out()
+            session.add(Participant(id="from-this-process", event_id=1))
+            await session.commit()
+        other.add_participant("from-another-process")
         assert {"from-another-process", "from-this-process"} <= await participant_ids(board)
+        assert "kept-out" not in await participant_ids(board)
