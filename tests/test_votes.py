@@ -162,3 +162,26 @@ async def test_votes_are_limited_per_participant_and_unchanged_votes_do_not_coun
         assert sorted(v for _, v in await vote_rows(board, second)) == [1]
         other = await board.phone(f"/e/{SLUG}/t/{thread_id}")
         assert (await vote(other, second, 1)).status_code == 200
+
+
+async def test_vote_limits_hold_across_two_workers_sharing_redis(tmp_path: object) -> None:
+    import uuid
+    from pathlib import Path
+
+    from tests.conftest import start_board
+
+    shared = {"redis": True, "redis_prefix": f"test:{uuid.uuid4().hex[:12]}:", "vote_limit": "3/minute"}
+    async for first in start_board(Path(str(tmp_path)), **shared):
+        async for second in start_board(Path(str(tmp_path)), **shared):
+            thread_id, answer_id = await post_answer(first, "Une réponse votée sur deux serveurs")
+            here = await first.phone(f"/e/{SLUG}/t/{thread_id}")
+            there = await second.phone(None)
+            there.http.cookies = here.http.cookies
+            there.csrf = here.csrf
+            assert (await vote(here, answer_id, 1)).status_code == 200
+            assert (await vote(there, answer_id, -1)).status_code == 200
+            assert (await vote(here, answer_id, 0)).status_code == 200
+            refused = await vote(there, answer_id, 1)
+            assert refused.status_code == 429
+            assert await vote_rows(first, answer_id) == []
+            assert (await vote(here, answer_id, 1)).status_code == 429
