@@ -137,3 +137,37 @@ async def test_answers_are_rate_limited_per_participant_only(board: Board) -> No
     ok = await neighbour.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "moi aussi"}, htmx=True)
     assert ok.status_code == 201
     assert len(await stored_answers(board)) == 6
+
+
+async def test_a_script_posting_unencoded_utf8_keeps_its_accents(board: Board) -> None:
+    thread_id = (await board.thread_ids())[0]
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    response = await phone.http.post(
+        f"/e/{SLUG}/t/{thread_id}/answers",
+        content="body=Évaluer, c'est décider « ensemble »&client_key=".encode(),
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-csrftoken": phone.csrf,
+            "HX-Request": "true",
+        },
+    )
+    assert response.status_code == 201, response.text
+    [answer] = await stored_answers(board)
+    assert answer.body == "Évaluer, c'est décider « ensemble »"
+
+
+async def test_a_form_that_is_not_utf8_is_refused_and_nothing_is_stored(board: Board) -> None:
+    thread_id = (await board.thread_ids())[0]
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    response = await phone.http.post(
+        f"/e/{SLUG}/t/{thread_id}/answers",
+        content="body=Évaluer".encode("latin-1"),
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-csrftoken": phone.csrf,
+            "HX-Request": "true",
+        },
+    )
+    assert response.status_code == 422
+    assert "UTF-8" in response.text
+    assert await stored_answers(board) == []

@@ -10,7 +10,7 @@ from litestar.response import Redirect, Response, Template
 
 from board.domain import accounts
 from board.domain.errors import TooFast
-from board.web.deps import board_context
+from board.web.deps import board_context, read_form
 from board.web.i18n import N_
 from board.web.identity import client_address
 from board.web.staff import SESSION_COOKIE, close_session, open_session, session_cookie, signed_in
@@ -36,7 +36,7 @@ class AccountsController(Controller):
     @post("/login", name="login_post")
     async def login(self, request: Request) -> Response[Any]:
         ctx = board_context(request)
-        form = await request.form()
+        form = await read_form(request)
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "") or ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from litestar import Request
 from litestar.datastructures import Cookie
@@ -10,12 +11,31 @@ from litestar.params import PathParameter
 
 from board.domain import participants
 from board.domain.context import BoardContext
+from board.domain.errors import Invalid
 from board.domain.views import EventView, ParticipantView
 from board.web.identity import client_address, participant_cookie, read_participant
 
 MAX_ID = 2_147_483_647
 Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 """A row id in a path: out of range is refused before it reaches SQL."""
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The posted fields, the first value of each.
+
+    URL-encoded bodies are read as UTF-8 whether or not the client percent-encoded its letters
+    (browsers do, scripts often do not), so « é » stays « é ».
+    """
+    if request.content_type[0] != "application/x-www-form-urlencoded":
+        return {key: str(value) for key, value in (await request.form()).items()}
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("Le formulaire doit être encodé en UTF-8.") from None
+    fields: dict[str, str] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        fields.setdefault(key, value)
+    return fields
 
 
 def board_context(request: Request) -> BoardContext:

@@ -17,7 +17,7 @@ from board.domain.moderation import ModAnswer
 from board.domain.threads import FACILITATOR_ACTIONS
 from board.domain.views import EventView, ThreadView
 from board.live.channels import event_channel, mod_channel
-from board.web.deps import Id, board_context
+from board.web.deps import Id, board_context, read_form
 from board.web.i18n import N_, gettext
 from board.web.render import Fragments, is_htmx, page
 from board.web.staff import Staff, staff
@@ -56,7 +56,7 @@ async def _after(
         fresh = Staff(who.account, await events.get_event(ctx, who.event.slug), who.role)
         data = await _mod_page(ctx, fresh, message)
         return page(request, "moderation/board.html", {"page": data}, block="board")
-    back = str((await request.form()).get("next", "") or "")
+    back = str((await read_form(request)).get("next", "") or "")
     if back.startswith(f"/e/{who.event.slug}/"):
         return Redirect(back, status_code=303)
     return Redirect(f"/mod/{who.event.slug}{anchor}", status_code=303)
@@ -98,7 +98,7 @@ class ModerationController(Controller):
     async def answer(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
         ctx = board_context(request)
         who = await staff(ctx, request, slug, "moderator")
-        form = await request.form()
+        form = await read_form(request)
         action = str(form.get("action", ""))
         into_raw = str(form.get("into", "") or "").strip()
         into = int(into_raw) if into_raw.isdigit() else None
@@ -115,14 +115,14 @@ class ModerationController(Controller):
     async def create_thread(self, request: Request, slug: FromPath[str]) -> Response[Any]:
         ctx = board_context(request)
         who = await staff(ctx, request, slug, "moderator")
-        form = await request.form()
+        form = await read_form(request)
         thread = await threads.create_thread(ctx, who.event, who.actor, str(form.get("prompt", "")))
         return await _after(request, ctx, who, gettext("Fil créé (brouillon)."), f"#t{thread.id}")
 
     @post("/threads/{thread_id:int}", name="mod_thread")
     async def thread(self, request: Request, slug: FromPath[str], thread_id: Id) -> Response[Any]:
         ctx = board_context(request)
-        form = await request.form()
+        form = await read_form(request)
         action = str(form.get("action", ""))
         who = await staff(ctx, request, slug, "facilitator" if action in FACILITATOR_ACTIONS else "moderator")
         await threads.act_on_thread(ctx, who.event, who.actor, thread_id, action, form.get("prompt"))
@@ -148,7 +148,7 @@ class ModerationController(Controller):
     async def settings(self, request: Request, slug: FromPath[str]) -> Response[Any]:
         ctx = board_context(request)
         who = await staff(ctx, request, slug, "moderator")
-        form = await request.form()
+        form = await read_form(request)
         await moderation.change_settings(
             ctx, who.event, who.actor, form.get("moderation") or None, form.get("voting") or None
         )

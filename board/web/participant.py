@@ -14,7 +14,7 @@ from board.domain.answers import Sort
 from board.domain.errors import Invalid
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.domain.votes import parse_value
-from board.web.deps import Id, board_context, visitor
+from board.web.deps import Id, board_context, read_form, visitor
 from board.web.i18n import gettext, translate_template
 from board.web.identity import read_participant
 from board.web.render import Fragments, is_htmx, page
@@ -104,7 +104,7 @@ class ParticipantController(Controller):
         ctx = board_context(request)
         event = await events.get_event(ctx, slug)
         participant, cookies = await visitor(ctx, request, event)
-        form = await request.form()
+        form = await read_form(request)
         try:
             participant = await participants.set_profile(
                 ctx, event, participant, str(form.get("segment", "")), str(form.get("name", ""))
@@ -174,7 +174,7 @@ class ParticipantController(Controller):
         event = await events.get_event(ctx, slug)
         thread = await events.get_thread(ctx, event, thread_id)
         participant, cookies = await visitor(ctx, request, event)
-        form = await request.form()
+        form = await read_form(request)
         body = str(form.get("body", ""))
         key = str(form.get("client_key", "") or "") or None
         try:
@@ -219,7 +219,7 @@ class ParticipantController(Controller):
     @post("/e/{slug:str}/answers/{answer_id:int}/vote", name="vote")
     async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
         ctx = board_context(request)
-        form = await request.form()
+        form = await read_form(request)
         value = parse_value(form.get("value"))
         found = read_participant(request, ctx.settings.secret_key, slug)
         if found is None:
