@@ -8,10 +8,11 @@ Run from the project root:
 It starts `board serve` on a fresh temporary SQLite file (or on a fresh database that it creates on
 the PostgreSQL server of --database-url and drops at the end) with a Redis key prefix of its own,
 posts answers on the first thread of the demo event, creates participants over HTTP, then runs wrk
-twice with the same connections, threads and duration: votes (POST .../vote, htmx, CSRF header, one
-participant cookie per request, rotating) and the bare GET /healthz. It prints votes/s, latency,
-errors and the ratio to /healthz against the budgets in DESIGN.md, checks that the API's counts
-equal the rows of the vote table, and weighs a phone's first load of a thread page.
+three times with the same connections, threads and duration: votes (POST .../vote, htmx, CSRF header,
+one participant cookie per request, rotating), the bare GET /healthz, and joins (GET /e/{slug} with
+no cookie: each request a new participant). It prints votes/s, latency, errors and the ratio to
+/healthz against the budgets in DESIGN.md, the time 1,000 joins take at the measured rate, checks
+that the API's counts equal the rows of the vote table, and weighs a phone's first load of a thread page.
 
 More options: --threads (wrk threads, 2), --concurrency (concurrent joins while preparing, 50),
 --accept-gzip (votes carry Accept-Encoding: gzip as browsers send), --wait-quiet SECONDS (wait for
@@ -335,8 +336,8 @@ class Joins:
             )
         first = self.marks[0]
         return (
-            f"join budget: first {count} participants in {first:.1f} s, target ≤ {limit:.0f} s, "
-            f"50 concurrent  {verdict(first <= limit)} (informational)"
+            f"joins while preparing (Python client, 50 concurrent, sharing the CPUs): first {count} "
+            f"participants in {first:.1f} s, target ≤ {limit:.0f} s  {verdict(first <= limit)} (informational)"
         )
 
 
@@ -802,6 +803,7 @@ def bench(args: argparse.Namespace) -> int:
 class Outcome:
     votes: WrkResult
     health: WrkResult
+    arrivals: WrkResult
     api: tuple[int, int]
     sql: tuple[int, int]
     sql_rows: int
@@ -826,7 +828,13 @@ class Outcome:
             "page_bytes": self.page_bytes <= MAX_PAGE_BYTES and all(t.status == 200 for t in self.transfers),
             "page_requests": len(self.transfers) <= MAX_PAGE_REQUESTS,
             "vote_bytes": self.vote_bytes <= MAX_VOTE_BYTES,
+            "joins": self.join_seconds <= JOIN_BUDGET[1] and self.arrivals.errors == 0,
         }
+
+    @property
+    def join_seconds(self) -> float:
+        """Time for the budget's count of new participants at the rate wrk measured."""
+        return JOIN_BUDGET[0] / self.arrivals.rate if self.arrivals.rate else float("inf")
 
 
 async def measure(args: argparse.Namespace, server: Server, tmp: Path, database_url: str) -> bool:
@@ -869,6 +877,11 @@ async def measure(args: argparse.Namespace, server: Server, tmp: Path, database_
     if not server.alive():
         say("the server died during the /healthz run")
         return True
+    await asyncio.sleep(1)
+    arrivals = await load(f"/e/{SLUG}", health_script)
+    if not server.alive():
+        say("the server died during the join run")
+        return True
 
     api_agree, api_disagree, sql_agree, sql_disagree, sql_rows = await settled_totals(
         server.base, fixture, database_url
@@ -877,6 +890,7 @@ async def measure(args: argparse.Namespace, server: Server, tmp: Path, database_
     outcome = Outcome(
         votes,
         health,
+        arrivals,
         (api_agree, api_disagree),
         (sql_agree, sql_disagree),
         sql_rows,
@@ -914,6 +928,7 @@ def report(args: argparse.Namespace, fixture: Fixture, o: Outcome, joins: Joins)
     say(rule)
     say(rate_line("votes", votes))
     say(rate_line("/healthz", o.health))
+    say(rate_line("joins", o.arrivals))
     say(rule)
     ratio, p99, ok = o.ratio, votes.p99_ms, {name: verdict(passed) for name, passed in checks.items()}
     say(f"ratio votes/s ÷ healthz/s  {ratio:6.3f}     target ≥ {MIN_RATIO:.2f}     {ok['ratio']}")
@@ -946,6 +961,10 @@ def report(args: argparse.Namespace, fixture: Fixture, o: Outcome, joins: Joins)
     say(
         f"one vote response: {o.vote_bytes} B body ({o.vote_wire} B on the wire, gzip accepted); "
         f"budget ≤ {MAX_VOTE_BYTES / 1000:.0f} KB  {verdict(checks['vote_bytes'])}"
+    )
+    say(
+        f"joins: GET /e/{{slug}} without a cookie, each request a new participant: {JOIN_BUDGET[0]} in "
+        f"{o.join_seconds:.1f} s at that rate, target ≤ {JOIN_BUDGET[1]:.0f} s, no errors  {verdict(checks['joins'])}"
     )
     say(joins.budget())
     say(thick)
