@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row, bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from board.domain.context import BoardContext
@@ -10,7 +14,7 @@ from board.domain.views import EventView, ThreadView
 from board.models import Event, Thread
 
 
-def event_view(event: Event) -> EventView:
+def event_view(event: Event | Row[Any]) -> EventView:
     assert event.id is not None
     return EventView(
         id=event.id,
@@ -27,7 +31,7 @@ def event_view(event: Event) -> EventView:
     )
 
 
-def thread_view(thread: Thread) -> ThreadView:
+def thread_view(thread: Thread | Row[Any]) -> ThreadView:
     assert thread.id is not None
     return ThreadView(
         id=thread.id,
@@ -44,9 +48,22 @@ async def list_events(ctx: BoardContext) -> list[EventView]:
         return [event_view(e) for e in rows]
 
 
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
+_THREADS = Thread.__table__  # type: ignore[attr-defined]
+_EVENT_BY_SLUG = sa_select(_EVENTS).where(_EVENTS.c.slug == bindparam("slug"))
+_ALL_THREADS = (
+    sa_select(_THREADS)
+    .where(_THREADS.c.event_id == bindparam("event"))
+    .order_by(_THREADS.c.position, _THREADS.c.id)
+)
+_PUBLIC_THREADS = _ALL_THREADS.where(_THREADS.c.status != "draft")
+_THREAD_BY_ID = sa_select(_THREADS).where(_THREADS.c.id == bindparam("thread"))
+
+
 async def get_event(ctx: BoardContext, slug: str) -> EventView:
-    async with ctx.db.session() as session:
-        event = (await session.exec(select(Event).where(Event.slug == slug))).first()
+    """Read on every participant request: plain rows, no ORM objects."""
+    async with ctx.db.engine.connect() as conn:
+        event = (await conn.execute(_EVENT_BY_SLUG, {"slug": slug})).first()
     if event is None:
         raise NotFound("Cet événement n'existe pas.")
     return event_view(event)
@@ -54,19 +71,16 @@ async def get_event(ctx: BoardContext, slug: str) -> EventView:
 
 async def list_threads(ctx: BoardContext, event_id: int, *, public: bool = True) -> list[ThreadView]:
     """The event's threads in order; participants do not see drafts."""
-    query = select(Thread).where(Thread.event_id == event_id)
-    if public:
-        query = query.where(Thread.status != "draft")
-    async with ctx.db.session() as session:
-        rows = await session.exec(query.order_by(col(Thread.position), col(Thread.id)))
+    async with ctx.db.engine.connect() as conn:
+        rows = await conn.execute(_PUBLIC_THREADS if public else _ALL_THREADS, {"event": event_id})
         return [thread_view(t) for t in rows]
 
 
 async def get_thread(
     ctx: BoardContext, event: EventView, thread_id: int, *, public: bool = True
 ) -> ThreadView:
-    async with ctx.db.session() as session:
-        thread = await session.get(Thread, thread_id)
+    async with ctx.db.engine.connect() as conn:
+        thread = (await conn.execute(_THREAD_BY_ID, {"thread": thread_id})).first()
     if thread is None or thread.event_id != event.id or (public and thread.status == "draft"):
         raise NotFound("Ce fil de discussion n'existe pas.")
     return thread_view(thread)

@@ -6,6 +6,8 @@ import logging
 import secrets
 from dataclasses import replace
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select, update
@@ -45,10 +47,6 @@ async def _recount_votes_of(ctx: BoardContext, participant_id: str) -> None:
         ctx.stale_threads.update(by_thread)
 
 
-def _view(p: Participant) -> ParticipantView:
-    return ParticipantView(p.id, p.event_id, p.segment, p.name, p.banned)
-
-
 _INSERTS = {
     "sqlite": sqlite.insert(Participant).on_conflict_do_nothing(),
     "postgresql": postgresql.insert(Participant).on_conflict_do_nothing(),
@@ -72,14 +70,23 @@ def new_participant_id() -> str:
     return secrets.token_hex(16)
 
 
+_BY_ID = sa_select(
+    col(Participant.id),
+    col(Participant.event_id),
+    col(Participant.segment),
+    col(Participant.name),
+    col(Participant.banned),
+).where(col(Participant.id) == bindparam("id"))
+
+
 async def find(ctx: BoardContext, event: EventView, participant_id: str | None) -> ParticipantView | None:
     if not participant_id:
         return None
-    async with ctx.db.session() as session:
-        p = await session.get(Participant, participant_id)
-    if p is None or p.event_id != event.id:
+    async with ctx.db.engine.connect() as conn:
+        row = (await conn.execute(_BY_ID, {"id": participant_id})).first()
+    if row is None or row.event_id != event.id:
         return None
-    return _view(p)
+    return ParticipantView(row.id, row.event_id, row.segment, row.name, row.banned)
 
 
 async def join(
