@@ -356,12 +356,14 @@ async def test_moderator_keeps_typing_while_answers_arrive_and_the_board_catches
     await mod.wait_for_timeout(LIVE_MS)
     arrived = mod.locator("#mod-board .mod-card > p.body", has_text="Arrivée pendant la saisie du modérateur")
     await expect(arrived).to_have_count(0)
+    await expect(mod.locator("#mod-news")).to_be_visible()
     await expect(prompt).to_be_focused()
     await expect(prompt).to_have_value("Faut-il évaluer")
 
     await prompt.press_sequentially(" chaque expérimentation ?")
     await mod.locator("h1").click()
     await expect(arrived).to_be_visible(timeout=LIVE_MS)
+    await expect(mod.locator("#mod-news")).to_be_hidden()
     await expect(mod.locator("#new-prompt")).to_have_value("Faut-il évaluer chaque expérimentation ?")
     await assert_not_reloaded(mod)
 

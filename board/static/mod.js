@@ -40,6 +40,8 @@
     if (event.target !== board() || event.detail.verb !== "get" || !editing()) return;
     event.preventDefault();
     deferred = event.detail.issueRequest;
+    var news = document.getElementById("mod-news");
+    if (news) news.hidden = false;
   });
   document.addEventListener("focusout", function () {
     setTimeout(function () {
