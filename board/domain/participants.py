@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import replace
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
@@ -104,13 +103,9 @@ async def join(
         people = await step(_add, participant.id, event.id)
     if people is None:
         existing = await find(ctx, event, participant.id)
-        if existing is not None:
-            return existing, False
-        participant = replace(participant, id=new_participant_id())
-        async with ctx.db.write_steps() as step:
-            people = await step(_add, participant.id, event.id)
-        if people is None:
-            raise RuntimeError("a fresh participant id was already taken")
+        if existing is None:
+            raise RuntimeError("a participant id signed for this event belongs to another event")
+        return existing, False
     await publish_participants(ctx, event.id, people)
     ctx.live.channels.publish(
         {"type": "counts", "thread": None, "participants": people, "event_id": event.id},
