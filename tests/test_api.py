@@ -16,9 +16,9 @@ async def test_api_matches_the_pages_and_hides_participants(board: Board) -> Non
     await author.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Seconde"}, htmx=True)
     answers = (await author.http.get(f"/api/threads/{thread_id}/answers?sort=new")).json()
     first, second = answers[1]["id"], answers[0]["id"]
-    voters = [await board.phone(f"/e/{SLUG}/t/{thread_id}") for _ in range(3)]
+    voters = [await board.phone(f"/e/{SLUG}/t/{thread_id}") for _ in range(7)]
     for n, voter in enumerate(voters):
-        await voter.submit(f"/e/{SLUG}/profile", {"segment": "citoyen" if n < 2 else "étudiant"})
+        await voter.submit(f"/e/{SLUG}/profile", {"segment": "citoyen" if n < 5 else "étudiant"})
         await voter.submit(f"/e/{SLUG}/answers/{first}/vote", {"value": "1"}, htmx=True)
     await voters[0].submit(f"/e/{SLUG}/answers/{second}/vote", {"value": "-1"}, htmx=True)
 
@@ -27,11 +27,12 @@ async def test_api_matches_the_pages_and_hides_participants(board: Board) -> Non
     rows = response.json()
     assert [r["body"] for r in rows] == ["Première", "Seconde"]
     top = rows[0]
-    assert (top["agree"], top["disagree"], top["score"]) == (3, 0, 3)
+    assert (top["agree"], top["disagree"], top["score"]) == (7, 0, 7)
     assert top["segments"] == {
-        "citoyen": {"agree": 2, "disagree": 0},
-        "étudiant": {"agree": 1, "disagree": 0},
-    }
+        "citoyen": {"agree": 5, "disagree": 0},
+        "étudiant": None,
+        "agent public": None,
+    }, "a segment's counts are published from five voters on"
     assert top["bridge"] is False
     assert set(top) == {
         "id",
@@ -48,7 +49,7 @@ async def test_api_matches_the_pages_and_hides_participants(board: Board) -> Non
     assert "participant" not in response.text
 
     page = (await author.open(f"/e/{SLUG}/t/{thread_id}")).text
-    assert re.search(rf'id="ag{first}">3<', page) and re.search(rf'id="di{second}">1<', page)
+    assert re.search(rf'id="ag{first}">7<', page) and re.search(rf'id="di{second}">1<', page)
     event = (await author.http.get(f"/api/events/{SLUG}")).json()
     assert event["slug"] == SLUG and event["title"] == "Vers une République collaborative"
     assert event["threads"][0] == {
@@ -56,10 +57,10 @@ async def test_api_matches_the_pages_and_hides_participants(board: Board) -> Non
         "prompt": "L'expérimentation et l'action publique sont-elles compatibles ?",
         "status": "open",
         "answers": 2,
-        "votes": 4,
+        "votes": 8,
     }
     listing = (await author.open(f"/e/{SLUG}")).text
-    assert f'id="t{thread_id}-answers">2<' in listing and f'id="t{thread_id}-votes">4<' in listing
+    assert f'id="t{thread_id}-answers">2<' in listing and f'id="t{thread_id}-votes">8<' in listing
 
 
 async def test_api_errors_are_json_404(board: Board) -> None:
@@ -82,23 +83,26 @@ async def test_openapi_schema_documents_the_api(board: Board) -> None:
     assert not any(p.startswith("/e/") for p in schema["paths"])
 
 
-def test_bridge_needs_sixty_percent_in_two_segments_with_three_votes() -> None:
-    assert is_bridge({"citoyen": (3, 0), "agent public": (2, 1)})
-    assert not is_bridge({"citoyen": (3, 0), "agent public": (1, 2)})
-    assert not is_bridge({"citoyen": (9, 0), "étudiant": (2, 0)})
-    assert is_bridge({"citoyen": (9, 0), "étudiant": (3, 2), "agent public": (0, 1)})
+def test_bridge_needs_sixty_percent_in_two_published_segments() -> None:
+    assert is_bridge({"citoyen": (5, 0), "agent public": (3, 2)})
+    assert not is_bridge({"citoyen": (5, 0), "agent public": (2, 3)})
+    assert not is_bridge({"citoyen": (9, 0), "étudiant": (4, 0)}), "four votes do not publish a segment"
+    assert is_bridge({"citoyen": (9, 0), "étudiant": (3, 2), "agent public": (0, 4)})
 
 
 async def test_segment_counts_follow_a_participant_who_changes_segment(redis_board: Board) -> None:
     board = redis_board
     thread_id = (await board.thread_ids())[0]
-    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
-    await phone.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Segments"}, htmx=True)
-    [row] = (await phone.http.get(f"/api/threads/{thread_id}/answers")).json()
-    await phone.submit(f"/e/{SLUG}/profile", {"segment": "citoyen"})
-    await phone.submit(f"/e/{SLUG}/answers/{row['id']}/vote", {"value": "1"}, htmx=True)
-    await phone.submit(f"/e/{SLUG}/profile", {"segment": "agent public"})
+    author = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    await author.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Segments"}, htmx=True)
+    [row] = (await author.http.get(f"/api/threads/{thread_id}/answers")).json()
+    for _ in range(5):
+        phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+        await phone.submit(f"/e/{SLUG}/profile", {"segment": "citoyen"})
+        await phone.submit(f"/e/{SLUG}/answers/{row['id']}/vote", {"value": "1"}, htmx=True)
+        await phone.submit(f"/e/{SLUG}/profile", {"segment": "agent public"})
     live = await board.ctx.live.counters.get_answers([row["id"]])
-    assert live[row["id"]].segments == {"agent public": (1, 0)}
-    [after] = (await phone.http.get(f"/api/threads/{thread_id}/answers")).json()
-    assert after["segments"] == {"agent public": {"agree": 1, "disagree": 0}}
+    assert live[row["id"]].segments == {"agent public": (5, 0)}
+    [after] = (await author.http.get(f"/api/threads/{thread_id}/answers")).json()
+    assert after["segments"]["agent public"] == {"agree": 5, "disagree": 0}
+    assert after["segments"]["citoyen"] is None

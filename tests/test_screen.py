@@ -71,8 +71,8 @@ async def test_bridges_are_marked_and_can_be_shown_alone(board: Board) -> None:
     thread_id = (await board.thread_ids())[0]
     bridge = await post(board, thread_id, "Consensus large")
     split = await post(board, thread_id, "Clivant")
-    citizens = await voters_in(board, thread_id, ["citoyen"] * 3)
-    officers = await voters_in(board, thread_id, ["agent public"] * 3)
+    citizens = await voters_in(board, thread_id, ["citoyen"] * 5)
+    officers = await voters_in(board, thread_id, ["agent public"] * 5)
     for phone in citizens + officers:
         await phone.submit(f"/e/{SLUG}/answers/{bridge}/vote", {"value": "1"}, htmx=True)
     for phone in citizens:
@@ -83,8 +83,9 @@ async def test_bridges_are_marked_and_can_be_shown_alone(board: Board) -> None:
     api = {r["id"]: r for r in (await viewer.http.get(f"/api/threads/{thread_id}/answers")).json()}
     assert api[bridge]["bridge"] is True and api[split]["bridge"] is False
     assert api[split]["segments"] == {
-        "citoyen": {"agree": 3, "disagree": 0},
-        "agent public": {"agree": 0, "disagree": 3},
+        "citoyen": {"agree": 5, "disagree": 0},
+        "étudiant": None,
+        "agent public": {"agree": 0, "disagree": 5},
     }
     only = (await viewer.open(f"/e/{SLUG}/t/{thread_id}/screen?only=bridges")).text
     assert "Consensus large" in only and "Clivant" not in only

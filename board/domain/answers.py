@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from typing import Literal
 
@@ -11,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from board.domain.context import BoardContext
-from board.domain.counts import recount_threads
+from board.domain.counts import count_locked_threads, store_threads
 from board.domain.errors import Conflict, Forbidden, Invalid, TooFast
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.live.channels import event_channel, mod_channel, thread_channel
-from board.live.counters import AnswerCounts
+from board.live.counters import AnswerCounts, ThreadCounts
 from board.models import Answer, Participant, Thread, Vote
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,22 @@ BODY_MAX = 500
 Sort = Literal["top", "new"]
 
 
+BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
+
+
+def has_visible(text: str) -> bool:
+    """Zero-width and format characters (category Cf) draw nothing: a text of only those is empty."""
+    return any(
+        not ch.isspace() and ch not in BLANK_LETTERS and unicodedata.category(ch) != "Cf" for ch in text
+    )
+
+
 def clean_body(body: str) -> str:
+    """PostgreSQL cannot store NUL, so it is refused with a message rather than failing the insert."""
+    if "\x00" in body:
+        raise Invalid("Votre réponse contient un caractère nul (U+0000) : retirez-le puis réessayez.")
     text = body.strip()
-    if not text:
+    if not has_visible(text):
         raise Invalid("Votre réponse est vide : écrivez au moins un caractère.")
     if len(text) > BODY_MAX:
         raise Invalid(
@@ -83,9 +97,6 @@ async def post(
             return existing, False
     if not thread.is_open:
         raise Conflict("Ce fil est fermé : il n'accepte plus de réponses.")
-    wait = await ctx.live.limits.retry_after("answer", participant.id)
-    if wait is not None:
-        raise TooFast("Vous répondez très vite : réessayez dans {wait} s.", wait)
     status = "pending" if event.moderation == "pre" else "published"
     answer = Answer(
         thread_id=thread.id, participant_id=participant.id, body=text, status=status, client_key=key
@@ -99,29 +110,42 @@ async def post(
             raise Forbidden("Votre participation a été suspendue par la modération.")
         session.add(answer)
         try:
-            await session.commit()
+            await session.flush()
         except IntegrityError:
             await session.rollback()
             again = await _by_client_key(ctx, participant.id, key) if key else None
             if again is None:
                 raise
             return again, False
-        totals = (await recount_threads(await session.connection(), [thread.id]))[thread.id]
+        await _count_once(ctx, participant.id)
+        totals_by_thread = await (await session.connection()).run_sync(count_locked_threads, [thread.id])
+        stored = await store_threads(ctx, totals_by_thread)
         await session.commit()
-    await ctx.live.limits.hit("answer", participant.id)
     view = answer_view(answer, mine=True)
-    await _announce(ctx, event, view, totals)
+    await _announce(ctx, event, view, totals_by_thread[thread.id], stored)
     return view, True
 
 
-async def _announce(ctx: BoardContext, event: EventView, answer: AnswerView, totals: object) -> None:
-    try:
-        if answer.is_published:
+async def _count_once(ctx: BoardContext, participant_id: str) -> None:
+    """Count the answer against the limit once it is known to be new, atomically, before it is kept.
+
+    A read-then-count check lets a burst of parallel answers through; a refused or repeated
+    answer counts nothing.
+    """
+    if not await ctx.live.limits.hit("answer", participant_id):
+        wait = await ctx.live.limits.retry_after("answer", participant_id) or 60
+        raise TooFast("Vous répondez très vite : réessayez dans {wait} s.", wait)
+
+
+async def _announce(
+    ctx: BoardContext, event: EventView, answer: AnswerView, totals: ThreadCounts, stored: bool
+) -> None:
+    if answer.is_published and stored:
+        try:
             await ctx.live.counters.set_answers(answer.thread_id, {answer.id: AnswerCounts()})
-        await ctx.live.counters.set_thread(answer.thread_id, totals)  # type: ignore[arg-type]
-    except Exception:
-        log.warning("live counters unreachable after a new answer", exc_info=True)
-        ctx.stale_threads.add(answer.thread_id)
+        except Exception:
+            log.warning("live counters unreachable after a new answer", exc_info=True)
+            ctx.stale_threads.add(answer.thread_id)
     message = {
         "type": "answer",
         "thread": answer.thread_id,
@@ -186,7 +210,7 @@ async def list_answers(
         if ids:
             rows = await session.exec(
                 select(Answer.merged_into, Answer.body)
-                .where(col(Answer.merged_into).in_(ids))
+                .where(col(Answer.merged_into).in_(ids), Answer.status == "published")
                 .order_by(col(Answer.id))
             )
             for target, body in rows:

@@ -14,9 +14,9 @@ from sqlmodel import col, select
 
 from board.domain.context import BoardContext
 from board.domain.views import ThreadView
-from board.live.channels import thread_channel
+from board.live.channels import event_channel, thread_channel
 from board.live.counters import AnswerCounts, ThreadCounts
-from board.models import Answer, Participant, Thread, Vote
+from board.models import Answer, Event, Participant, Thread, Vote
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,33 @@ def count_threads(conn: Connection, thread_ids: Iterable[int]) -> dict[int, Thre
     }
 
 
+_LOCK_THREADS = (
+    select(Thread.id)
+    .where(col(Thread.id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Thread.id))
+    .with_for_update(key_share=True)
+)
+
+
+def lock_threads(conn: Connection, thread_ids: Iterable[int]) -> None:
+    """Hold the threads until the transaction ends, so that their totals are counted and stored in turn.
+
+    On PostgreSQL two workers' batches on different answers of one thread would otherwise each
+    count the thread without the other's uncommitted votes, and the last to store would win. Taken
+    after the answers' locks, in id order, as every writer does. SQLite's IMMEDIATE transactions
+    already run one at a time.
+    """
+    ids = sorted(set(thread_ids))
+    if ids and conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_THREADS, {"ids": ids})
+
+
+def count_locked_threads(conn: Connection, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
+    """The threads' counts, exact until the transaction commits: `count_threads` under `lock_threads`."""
+    lock_threads(conn, thread_ids)
+    return count_threads(conn, thread_ids)
+
+
 _PARTICIPANTS = (
     select(func.count()).select_from(Participant).where(col(Participant.event_id) == bindparam("event"))
 )
@@ -140,18 +167,42 @@ async def publish_participants(ctx: BoardContext, event_id: int, count: int) -> 
 
 
 async def rebuild_threads(ctx: BoardContext, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
-    """Recount threads and their published answers from SQL and write them to the live counters."""
+    """Recount threads and their published answers from SQL and write them to the live counters.
+
+    The live counters are written before the commit, while the threads are locked, so that a
+    writer that counted later cannot be overwritten by this one.
+    """
     ids = list(thread_ids)
-    async with ctx.db.write_steps() as step:
-        threads, by_thread, answers = await step(_recount_and_store, ids)
+    stored = False
     try:
-        for thread_id in ids:
-            await ctx.live.counters.set_answers(thread_id, {a: answers[a] for a in by_thread[thread_id]})
-            await ctx.live.counters.set_thread(thread_id, threads[thread_id])
+        async with ctx.db.write_steps() as step:
+            threads, by_thread, answers = await step(_recount_and_store, ids)
+            stored = await store_threads(
+                ctx, {t: threads[t] for t in ids}, {t: {a: answers[a] for a in by_thread[t]} for t in ids}
+            )
+    except BaseException:
+        if stored:
+            ctx.stale_threads.update(ids)
+        raise
+    return threads
+
+
+async def store_threads(
+    ctx: BoardContext,
+    threads: dict[int, ThreadCounts],
+    answers: dict[int, dict[int, AnswerCounts]] | None = None,
+) -> bool:
+    """Write threads' counts (and their answers') to the live counters; False and marked stale if unreachable."""
+    try:
+        for thread_id, counts in threads.items():
+            if answers is not None:
+                await ctx.live.counters.set_answers(thread_id, answers.get(thread_id, {}))
+            await ctx.live.counters.set_thread(thread_id, counts)
     except Exception:
         log.warning("live counters unreachable; rebuild postponed", exc_info=True)
-        ctx.stale_threads.update(ids)
-    return threads
+        ctx.stale_threads.update(threads)
+        return False
+    return True
 
 
 _PUBLISHED = (
@@ -186,7 +237,7 @@ def _recount_and_store(
     answers = count_answers(conn, [a for listed in by_thread.values() for a in listed])
     if answers:
         conn.execute(_STORE, [{"aid": a, "ag": c.agree, "dis": c.disagree} for a, c in answers.items()])
-    return count_threads(conn, ids), by_thread, answers
+    return count_locked_threads(conn, ids), by_thread, answers
 
 
 HEAL_EVERY = 1.0
@@ -236,14 +287,59 @@ async def heal(ctx: BoardContext) -> list[int]:
     return healed
 
 
-async def heal_forever(ctx: BoardContext) -> None:
-    while True:
-        await asyncio.sleep(HEAL_EVERY)
+VERIFY_EVERY = 30.0
+
+_LIVE_THREADS = (
+    select(Thread.id, Event.slug)
+    .join(Event, col(Event.id) == col(Thread.event_id))
+    .where(Thread.status != "draft")
+)
+
+
+async def repair(ctx: BoardContext) -> list[int]:
+    """Store SQL's counts for every thread whose live counters disagree with it; the threads repaired.
+
+    Compared and written under the threads' locks, so a batch in flight cannot be mistaken for drift.
+    """
+    async with ctx.db.engine.connect() as conn:
+        slugs: dict[int, str] = {t: slug for t, slug in await conn.execute(_LIVE_THREADS)}
+    if not slugs:
+        return []
+    async with ctx.db.write_steps() as step:
+        truth = await step(count_locked_threads, list(slugs))
         try:
+            live = await ctx.live.counters.get_threads(list(slugs))
+        except Exception:
+            log.warning("live counters unreachable; repair postponed", exc_info=True)
+            return []
+        wrong = {t: c for t, c in truth.items() if live.get(t) != c}
+        if wrong and not await store_threads(ctx, wrong):
+            return []
+    for thread_id, totals in wrong.items():
+        ctx.live.channels.publish(
+            {"type": "counts", "thread": thread_id, "answers": {}, "totals": totals.__dict__},
+            [thread_channel(thread_id), event_channel(slugs[thread_id])],
+        )
+    drifted = sorted(t for t in wrong if t in live)
+    if drifted:
+        log.warning("live counters disagreed with SQL for threads %s: repaired", drifted)
+    return sorted(wrong)
+
+
+async def heal_forever(ctx: BoardContext) -> None:
+    """Rebuild what missed a write every second; check every thread against SQL now and every half-minute."""
+    loop = asyncio.get_running_loop()
+    verified = -VERIFY_EVERY
+    while True:
+        try:
+            if loop.time() - verified >= VERIFY_EVERY:
+                verified = loop.time()
+                await repair(ctx)
             await refresh_segments(ctx)
             await heal(ctx)
         except Exception:
             log.warning("counter healing failed; will try again", exc_info=True)
+        await asyncio.sleep(HEAL_EVERY)
 
 
 async def rebuild_event(ctx: BoardContext, event_id: int) -> dict[int, ThreadCounts]:

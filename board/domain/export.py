@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from board.domain.context import BoardContext
 from board.domain.counts import recount_answers
 from board.domain.events import list_threads
+from board.domain.results import published_segment
 from board.domain.views import EventView
 from board.models import Answer, Thread
 
@@ -22,7 +23,8 @@ REDACTED = "[texte retiré par la modération]"
 async def rows(ctx: BoardContext, event: EventView) -> list[dict[str, Any]]:
     """One row per answer (merged ones included, with the answer they joined).
 
-    Answers set aside for personal data or abuse keep their row but not their text.
+    Answers set aside for personal data or abuse keep their row but not their text; a segment's
+    counts are empty until enough of its people voted (`published_segment`).
     """
     async with ctx.db.session() as session:
         found = (
@@ -43,16 +45,16 @@ async def rows(ctx: BoardContext, event: EventView) -> list[dict[str, Any]]:
             "prompt": thread.prompt,
             "answer_id": answer.id,
             "answer": REDACTED if answer.reason in REDACTED_REASONS else answer.body,
-            "status": "merged" if answer.merged_into else answer.status,
+            "status": "merged" if answer.merged_into and answer.status == "published" else answer.status,
             "reason": answer.reason or "",
             "merged_into": answer.merged_into or "",
             "agree": c.agree,
             "disagree": c.disagree,
         }
         for segment in event.segments:
-            agree, disagree = c.segments.get(segment, (0, 0))
-            row[f"agree {segment}"] = agree
-            row[f"disagree {segment}"] = disagree
+            shown = published_segment(c.segments.get(segment))
+            row[f"agree {segment}"] = None if shown is None else shown[0]
+            row[f"disagree {segment}"] = None if shown is None else shown[1]
         row["created_at"] = answer.created_at.isoformat()
         result.append(row)
     return result
@@ -77,8 +79,25 @@ async def as_csv(ctx: BoardContext, event: EventView, licence: str) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({**row, "licence": licence} for row in data)
+    writer.writerows({k: spreadsheet_safe(v) for k, v in {**row, "licence": licence}.items()} for row in data)
     return out.getvalue()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading apostrophe.
+
+    As OWASP recommends against CSV injection; numbers, including negative ones, stay numbers.
+    """
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
 
 
 async def as_json(ctx: BoardContext, event: EventView, licence: str) -> str:
@@ -95,7 +114,10 @@ async def as_json(ctx: BoardContext, event: EventView, licence: str) -> str:
             if k not in ("thread", "prompt") and not k.startswith(("agree ", "disagree "))
         }
         answer["segments"] = {
-            s: {"agree": row[f"agree {s}"], "disagree": row[f"disagree {s}"]} for s in event.segments
+            s: None
+            if row[f"agree {s}"] is None
+            else {"agree": row[f"agree {s}"], "disagree": row[f"disagree {s}"]}
+            for s in event.segments
         }
         thread["answers"].append(answer)
     document = {

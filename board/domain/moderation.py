@@ -30,8 +30,10 @@ ALLOWED_FROM = {
     "restore": ("hidden", "rejected"),
     "pin": ("published",),
     "unpin": ("published",),
-    "merge": ("published", "pending", "hidden"),
+    "merge": ("published",),
 }
+AFTER_MERGE = ("hide", "restore")
+"""A merged answer's text is shown under the answer it joined: it can still be withdrawn, and brought back."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +68,7 @@ async def act_on_answer(
     reason = clean_reason(action, reason)
     async with ctx.db.writing() as session:
         answer = await _answer_of_event(session, event, answer_id)
-        if answer.merged_into is not None:
+        if answer.merged_into is not None and action not in AFTER_MERGE:
             raise Conflict("Cette réponse a déjà été fusionnée dans une autre.")
         if answer.status not in ALLOWED_FROM[action]:
             raise Conflict(

@@ -6,21 +6,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlmodel import col, select
+
 from board.domain import answers as answers_domain
 from board.domain.answers import Sort
 from board.domain.context import BoardContext
 from board.domain.counts import recount_answers
+from board.domain.errors import NotFound
+from board.domain.events import event_view, thread_view
 from board.domain.views import ThreadView
+from board.models import Event, Thread
 
 BRIDGE_APPROVAL = 0.6
-BRIDGE_MIN_VOTES = 3
 BRIDGE_MIN_SEGMENTS = 2
+SEGMENT_MIN_VOTERS = 5
+"""A segment's counts on an answer are published only once this many of its people voted on it,
+so that nobody's vote can be read from them (one vote is one person: a participant votes once)."""
+
+
+def published_segment(counts: tuple[int, int] | None) -> tuple[int, int] | None:
+    """A segment's (agree, disagree) on an answer, or None while too few of its people voted."""
+    if counts is None or counts[0] + counts[1] < SEGMENT_MIN_VOTERS:
+        return None
+    return counts
 
 
 def is_bridge(segments: Mapping[str, tuple[int, int]]) -> bool:
-    """At least 60 % approval in every segment with 3 votes or more, and at least two such segments."""
-    counted = [(a, d) for a, d in segments.values() if a + d >= BRIDGE_MIN_VOTES]
+    """At least 60 % approval in every published segment, and at least two published segments."""
+    counted = [c for c in map(published_segment, segments.values()) if c is not None]
     return len(counted) >= BRIDGE_MIN_SEGMENTS and all(a / (a + d) >= BRIDGE_APPROVAL for a, d in counted)
+
+
+def segment_counts(
+    names: tuple[str, ...], segments: Mapping[str, tuple[int, int]]
+) -> dict[str, dict[str, int] | None]:
+    """Every segment of the event, with its counts or None while they are not published."""
+    shown = {name: published_segment(segments.get(name)) for name in names}
+    return {name: None if c is None else {"agree": c[0], "disagree": c[1]} for name, c in shown.items()}
 
 
 @dataclass(frozen=True)
@@ -32,13 +54,28 @@ class AnswerResult:
     score: int
     pinned: bool
     bridge: bool
-    segments: dict[str, dict[str, int]]
+    segments: dict[str, dict[str, int] | None]
     merged: list[str]
     created_at: datetime
 
 
+async def public_thread(ctx: BoardContext, thread_id: int) -> tuple[ThreadView, tuple[str, ...]]:
+    """A thread anyone may read, with its event's segments; NotFound for a draft or an unknown id."""
+    async with ctx.db.session() as session:
+        row = (
+            await session.exec(
+                select(Thread, Event)
+                .join(Event, col(Event.id) == col(Thread.event_id))
+                .where(Thread.id == thread_id)
+            )
+        ).first()
+    if row is None or row[0].status == "draft":
+        raise NotFound("Ce fil de discussion n'existe pas.")
+    return thread_view(row[0]), event_view(row[1]).segments
+
+
 async def answer_results(
-    ctx: BoardContext, thread: ThreadView, *, sort: Sort = "top", limit: int = 100
+    ctx: BoardContext, thread: ThreadView, segments: tuple[str, ...], *, sort: Sort = "top", limit: int = 100
 ) -> list[AnswerResult]:
     listed = await answers_domain.list_answers(ctx, thread, sort=sort, limit=limit)
     async with ctx.db.engine.connect() as conn:
@@ -55,7 +92,7 @@ async def answer_results(
                 score=a.score,
                 pinned=a.pinned,
                 bridge=is_bridge(segs),
-                segments={name: {"agree": ag, "disagree": dis} for name, (ag, dis) in segs.items()},
+                segments=segment_counts(segments, segs),
                 merged=list(a.merged),
                 created_at=a.created_at,
             )
@@ -63,8 +100,14 @@ async def answer_results(
     return results
 
 
+def _shown(counts: dict[str, int] | None) -> tuple[int, int]:
+    return (0, 0) if counts is None else (counts["agree"], counts["disagree"])
+
+
 @dataclass(frozen=True)
 class SegmentBar:
+    """A segment's approval on the screen; zero votes when its counts are not published."""
+
     name: str
     agree: int
     disagree: int
@@ -80,7 +123,7 @@ class SegmentBar:
 
     @property
     def counted(self) -> bool:
-        return self.votes >= BRIDGE_MIN_VOTES
+        return self.votes >= SEGMENT_MIN_VOTERS
 
 
 @dataclass(frozen=True)
@@ -126,7 +169,7 @@ async def thread_results(
     only: str | None = None,
 ) -> ThreadResults:
     """The top answers as the projector shows them: bars scaled to the most-voted answer shown."""
-    ranked = await answer_results(ctx, thread, sort="top", limit=500)
+    ranked = await answer_results(ctx, thread, segments, sort="top", limit=500)
     if only == "pinned":
         ranked = [r for r in ranked if r.pinned]
     elif only == "bridges":
@@ -143,14 +186,7 @@ async def thread_results(
             pinned=r.pinned,
             bridge=r.bridge,
             merged=len(r.merged),
-            segments=tuple(
-                SegmentBar(
-                    name,
-                    r.segments.get(name, {}).get("agree", 0),
-                    r.segments.get(name, {}).get("disagree", 0),
-                )
-                for name in segments
-            ),
+            segments=tuple(SegmentBar(name, *(_shown(r.segments.get(name)))) for name in segments),
             agree_width=round(100 * r.agree / widest),
             disagree_width=round(100 * r.disagree / widest),
         )

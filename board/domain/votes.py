@@ -23,7 +23,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlmodel import col
 
 from board.domain.context import BoardContext
-from board.domain.counts import count_threads
+from board.domain.counts import count_locked_threads
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.domain.participants import insert_new
 from board.live.channels import event_channel, thread_channel
@@ -33,6 +33,7 @@ from board.models import Answer, Event, Participant, Thread, Vote, utcnow
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+OTHER_EVENT = "Votre identifiant de participation vaut pour un autre événement : rouvrez la page de celui-ci."
 
 
 @dataclass(frozen=True)
@@ -111,30 +112,39 @@ class VoteWriter:
                         request.future.set_exception(exc)
 
     async def _commit(self, batch: list[_Request]) -> None:
-        async with self.ctx.db.write_steps() as step:
-            found = await step(
-                _read,
-                sorted({r.answer_id for r in batch}),
-                sorted({r.participant_id for r in batch}),
-                lock=not self.ctx.db.is_sqlite,
-            )
-            accepted = self._accept(batch, found)
-            state, changed = _simulate(found.before, accepted)
-            refused = await self._over_limit([r for r, c in zip(accepted, changed, strict=True) if c])
-            if refused:
-                accepted = [r for r in accepted if r not in refused]
+        stored: set[int] = set()
+        try:
+            async with self.ctx.db.write_steps() as step:
+                found = await step(
+                    _read,
+                    sorted({r.answer_id for r in batch}),
+                    sorted({r.participant_id for r in batch}),
+                    lock=not self.ctx.db.is_sqlite,
+                )
+                accepted = self._accept(batch, found)
                 state, changed = _simulate(found.before, accepted)
-            plan = _plan(found, accepted, state)
-            totals = await step(_write, plan) if plan.writes else {}
-        counts = {
-            a: AnswerCounts(found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1])
-            for a in plan.deltas
-        }
-        threads_of = {r.answer_id: r.thread_id for r in accepted}
+                refused = await self._over_limit([r for r, c in zip(accepted, changed, strict=True) if c])
+                if refused:
+                    accepted = [r for r in accepted if r not in refused]
+                    state, changed = _simulate(found.before, accepted)
+                plan = _plan(found, accepted, state)
+                totals = await step(_write, plan) if plan.writes else {}
+                counts = {
+                    a: AnswerCounts(
+                        found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1]
+                    )
+                    for a in plan.deltas
+                }
+                moved = {a: counts[a] for a, d in plan.deltas.items() if d != (0, 0)}
+                by_thread = _by_thread(moved, {a: found.answers[a].thread_id for a in moved})
+                if totals:
+                    stored = await self._store(by_thread, totals)
+        except BaseException:
+            self.ctx.stale_threads.update(stored)
+            raise
         if totals:
-            moved = {a for a, d in plan.deltas.items() if d != (0, 0)}
             self.ctx.segments_due.update(moved)
-            await self._publish(accepted, {a: counts[a] for a in moved}, totals, threads_of)
+            self._announce(accepted, by_thread, totals)
         for request, change in zip(accepted, changed, strict=True):
             c = counts[request.answer_id]
             if not request.future.done():
@@ -165,7 +175,7 @@ class VoteWriter:
         return accepted
 
     @staticmethod
-    def _refusal(request: _Request, answer: _Target | None, people: dict[str, bool]) -> BoardError | None:
+    def _refusal(request: _Request, answer: _Target | None, people: dict[str, _Voter]) -> BoardError | None:
         if (
             answer is None
             or answer.slug != request.slug
@@ -173,7 +183,10 @@ class VoteWriter:
             or answer.merged_into is not None
         ):
             return NotFound("Cette réponse n'existe pas ou n'est pas publiée.")
-        if people.get(request.participant_id):
+        voter = people.get(request.participant_id)
+        if request.event_id != answer.event_id or (voter is not None and voter.event_id != answer.event_id):
+            return Forbidden(OTHER_EVENT)
+        if voter is not None and voter.banned:
             return Forbidden("Votre participation a été suspendue par la modération.")
         if answer.thread_status != "open":
             return Conflict("Ce fil est fermé : les votes sont clos.")
@@ -191,25 +204,33 @@ class VoteWriter:
             request.future.set_exception(TooFast("Vous votez très vite : réessayez dans {wait} s.", wait))
         return refused
 
-    async def _publish(
-        self,
-        accepted: list[_Request],
-        counts: dict[int, AnswerCounts],
-        totals: dict[int, ThreadCounts],
-        threads_of: dict[int, int],
-    ) -> None:
-        by_thread: dict[int, dict[int, AnswerCounts]] = {}
-        for answer_id, value in counts.items():
-            by_thread.setdefault(threads_of[answer_id], {})[answer_id] = value
-        slugs = {threads_of[r.answer_id]: r.slug for r in accepted}
+    async def _store(
+        self, by_thread: dict[int, dict[int, AnswerCounts]], totals: dict[int, ThreadCounts]
+    ) -> set[int]:
+        """Write the counts to the live counters before the commit, while the threads are locked.
+
+        Another worker's batch on the same thread waits for this commit, so its later counts are
+        written after these: the live counters follow the order of the commits.
+        """
         try:
-            for thread_id, answers in by_thread.items():
+            for thread_id, thread_totals in totals.items():
+                answers = by_thread.get(thread_id, {})
                 await self.ctx.live.counters.set_totals(
-                    thread_id, {a: (c.agree, c.disagree) for a, c in answers.items()}, totals[thread_id]
+                    thread_id, {a: (c.agree, c.disagree) for a, c in answers.items()}, thread_totals
                 )
         except Exception:
             log.warning("live counters unreachable; SQL holds the votes", exc_info=True)
-            self.ctx.stale_threads.update(by_thread)
+            self.ctx.stale_threads.update(totals)
+            return set()
+        return set(totals)
+
+    def _announce(
+        self,
+        accepted: list[_Request],
+        by_thread: dict[int, dict[int, AnswerCounts]],
+        totals: dict[int, ThreadCounts],
+    ) -> None:
+        slugs = {r.thread_id: r.slug for r in accepted}
         for thread_id, answers in by_thread.items():
             message = {
                 "type": "counts",
@@ -225,15 +246,28 @@ class VoteWriter:
                 log.warning("could not publish counts", exc_info=True)
 
 
+def _by_thread(
+    counts: dict[int, AnswerCounts], threads_of: dict[int, int]
+) -> dict[int, dict[int, AnswerCounts]]:
+    grouped: dict[int, dict[int, AnswerCounts]] = {}
+    for answer_id, value in counts.items():
+        grouped.setdefault(threads_of[answer_id], {})[answer_id] = value
+    return grouped
+
+
 def _simulate(
     before: dict[tuple[int, str], int], requests: list[_Request]
 ) -> tuple[dict[tuple[int, str], int], list[bool]]:
-    """Apply votes in arrival order (the last per participant and answer wins); whether each changed anything."""
-    state = dict(before)
+    """Apply votes in arrival order (the last per participant and answer wins); whether each changed anything.
+
+    The state holds only the (answer, participant) pairs these requests touch, so that refused
+    requests leave no trace in the plan.
+    """
+    state: dict[tuple[int, str], int] = {}
     changed = []
     for r in requests:
         key = (r.answer_id, r.participant_id)
-        changed.append(state.get(key, 0) != r.value)
+        changed.append(state.get(key, before.get(key, 0)) != r.value)
         state[key] = r.value
     return state, changed
 
@@ -246,6 +280,13 @@ class _Target:
     thread_status: str
     slug: str
     voting: str
+    event_id: int
+
+
+@dataclass(frozen=True)
+class _Voter:
+    event_id: int
+    banned: bool
 
 
 @dataclass(frozen=True)
@@ -254,7 +295,7 @@ class _Found:
 
     answers: dict[int, _Target]
     counts: dict[int, tuple[int, int]]
-    people: dict[str, bool]
+    people: dict[str, _Voter]
     before: dict[tuple[int, str], int]
 
 
@@ -281,6 +322,7 @@ _TARGETS = (
         col(Thread.status),
         col(Event.slug),
         col(Event.voting),
+        col(Event.id),
         col(Answer.agree),
         col(Answer.disagree),
     )
@@ -291,7 +333,13 @@ _TARGETS = (
 )
 _TARGETS_LOCKED = _TARGETS.with_for_update(of=Answer.__table__)  # type: ignore[attr-defined]
 _VOTERS = (
-    sa_select(col(Participant.id), col(Participant.banned), col(Vote.answer_id), col(Vote.value))
+    sa_select(
+        col(Participant.id),
+        col(Participant.event_id),
+        col(Participant.banned),
+        col(Vote.answer_id),
+        col(Vote.value),
+    )
     .outerjoin(
         Vote,
         and_(
@@ -330,14 +378,14 @@ def _read(conn: Connection, answer_ids: list[int], people: list[str], *, lock: b
     counts: dict[int, tuple[int, int]] = {}
     for row in conn.execute(_TARGETS_LOCKED if lock else _TARGETS, {"answers": answer_ids}):
         answer_id = cast(int, row[0])
-        answers[answer_id] = _Target(row[1], row[2], row[3], row[4], row[5], row[6])
-        counts[answer_id] = (int(row[7]), int(row[8]))
-    known: dict[str, bool] = {}
+        answers[answer_id] = _Target(row[1], row[2], row[3], row[4], row[5], row[6], cast(int, row[7]))
+        counts[answer_id] = (int(row[8]), int(row[9]))
+    known: dict[str, _Voter] = {}
     before: dict[tuple[int, str], int] = {}
-    for participant_id, banned, answer_id, value in conn.execute(
+    for participant_id, event_id, banned, answer_id, value in conn.execute(
         _VOTERS, {"answers": answer_ids, "people": people}
     ):
-        known[participant_id] = banned
+        known[participant_id] = _Voter(event_id, banned)
         if answer_id is not None:
             before[(answer_id, participant_id)] = value
     return _Found(answers, counts, known, before)
@@ -380,4 +428,4 @@ def _write(conn: Connection, plan: _Plan) -> dict[int, ThreadCounts]:
         conn.execute(_REMOVE, plan.removals)
     if plan.moves:
         conn.execute(_MOVE, plan.moves)
-    return count_threads(conn, plan.threads)
+    return count_locked_threads(conn, plan.threads)

@@ -88,6 +88,17 @@ class RateLimits:
             return True
 
 
+    async def clear(self, kind: str, key: str) -> None:
+        """Forget the uses counted for `key`, e.g. a person's failed sign-ins once they got in."""
+        if self.breaker.open:
+            return
+        try:
+            await self.limiter.clear(self.rules[kind], key)
+        except (RedisError, OSError):
+            self.breaker.trip()
+            log.warning("rate limits unreachable; uses not cleared")
+
+
 def _each_key(script: str) -> str:
     """A Lua script that runs a one-key limits script on every key it is given, with the same arguments."""
     return (

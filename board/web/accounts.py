@@ -18,6 +18,12 @@ from board.web.staff import SESSION_COOKIE, close_session, open_session, session
 FAILED = N_("Identifiant ou mot de passe incorrect.")
 
 
+def login_attempt(username: str, address: str) -> str:
+    """Sign-ins are limited per username from one address (and per address): guesses from
+    elsewhere cannot lock the rightful person out."""
+    return f"{username.lower()}|{address}"
+
+
 def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
@@ -41,19 +47,19 @@ class AccountsController(Controller):
         password = str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "") or ""))
         address = client_address(request, ctx.settings.trusted_proxies)
-        for kind, key in (("login-user", username.lower()), ("login-address", address)):
-            wait = await ctx.live.limits.retry_after(kind, key)
-            if wait is not None:
+        attempt = login_attempt(username, address)
+        for kind, key in (("login-user", attempt), ("login-address", address)):
+            if not await ctx.live.limits.hit(kind, key):
+                wait = await ctx.live.limits.retry_after(kind, key) or 60
                 raise TooFast("Trop de tentatives de connexion : réessayez dans {wait} s.", wait)
         account = await accounts.authenticate(ctx, username, password)
         if account is None:
-            await ctx.live.limits.hit("login-user", username.lower())
-            await ctx.live.limits.hit("login-address", address)
             return Template(
                 "login.html",
                 context={"next": target, "account": None, "error": FAILED, "username": username},
                 status_code=401,
             )
+        await ctx.live.limits.clear("login-user", attempt)
         token = await open_session(ctx, request, account)
         response: Response[Any] = Redirect(target, status_code=303)
         response.set_cookie(session_cookie(token, secure=ctx.settings.public_url.startswith("https://")))

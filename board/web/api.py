@@ -5,14 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar import Controller, Request, get
-from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 
 from board.domain import counts, events, results
-from board.domain.events import thread_view
 from board.domain.results import AnswerResult
-from board.models import Thread
 from board.web.deps import Id, board_context
 
 
@@ -77,11 +74,6 @@ class ApiController(Controller):
         limit: FromQuery[int] = 50,
     ) -> list[AnswerResult]:
         ctx = board_context(request)
-        async with ctx.db.session() as session:
-            thread = await session.get(Thread, thread_id)
-        if thread is None or thread.status == "draft":
-            raise NotFoundException("Ce fil de discussion n'existe pas.")
+        thread, segments = await results.public_thread(ctx, thread_id)
         order: results.Sort = "new" if sort == "new" else "top"
-        return await results.answer_results(
-            ctx, thread_view(thread), sort=order, limit=max(1, min(limit, 500))
-        )
+        return await results.answer_results(ctx, thread, segments, sort=order, limit=max(1, min(limit, 500)))
