@@ -128,6 +128,11 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    """Run granian. A worker that dies is respawned (granian itself exits if the same worker dies
+    again within about 5 s of its respawn: the process supervisor restarts the board then). A client
+    gets 5 s to send a request's headers, or to start its next request on an idle keep-alive
+    connection, so slow clients cannot hold connections; bodies and responses (SSE) are not bounded.
+    """
     settings = _settings(args.demo)
     if args.workers > 1 and not settings.redis_url:
         sys.exit(
@@ -155,6 +160,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     sys.stdout.flush()
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     Granian(
         "board.app:create_app",
@@ -165,6 +171,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         backlog=4096,
         backpressure=4096,
+        http1_settings=HTTP1Settings(header_read_timeout=5_000),
+        respawn_failed_workers=True,
         workers_kill_timeout=3,
         log_access=False,
     ).serve()

@@ -30,6 +30,17 @@ def _demo_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+def _cap(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, not {raw!r}.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -50,6 +61,8 @@ class Settings:
     timezone: str = "Europe/Paris"
     screen_frame_ancestors: str = "'none'"
     trusted_proxies: frozenset[str] = frozenset()
+    stream_limit_participant: int = 8
+    stream_limit_address: int = 1000
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,6 +103,8 @@ class Settings:
             trusted_proxies=frozenset(
                 p.strip() for p in (env.get("BOARD_TRUSTED_PROXIES") or "").split(",") if p.strip()
             ),
+            stream_limit_participant=_cap(env, "BOARD_STREAM_LIMIT_PARTICIPANT", 8),
+            stream_limit_address=_cap(env, "BOARD_STREAM_LIMIT_ADDRESS", 1000),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -21,7 +21,7 @@ from board.web.deps import Id, board_context, read_form
 from board.web.i18n import N_, gettext
 from board.web.render import Fragments, is_htmx, page
 from board.web.staff import Staff, staff
-from board.web.stream import RETRY_MS, counts_html
+from board.web.stream import RETRY_MS, CountedStream, counts_html, staff_slots
 
 BLOCKS = ("queue", "threads", "board")
 
@@ -92,7 +92,8 @@ class ModerationController(Controller):
     async def stream(self, request: Request, slug: FromPath[str]) -> ServerSentEvent:
         ctx = board_context(request)
         who = await staff(ctx, request, slug)
-        return ServerSentEvent(_mod_events(ctx, request.app.state.fragments, who.event))
+        release = staff_slots(ctx, request)
+        return CountedStream(_mod_events(ctx, request.app.state.fragments, who.event), release)
 
     @post("/answers/{answer_id:int}", name="mod_answer")
     async def answer(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
