@@ -4,13 +4,16 @@ Run from the project root:
 
     uv run python -m tests.bench_live fanout [--streams 2000] [--workers 2] [--votes 20]
     uv run python -m tests.bench_live crowd [--people 1000] [--concurrency 100] [--workers 2]
+    uv run python -m tests.bench_live logins [--guesses 60] [--workers 1]
 
 fanout: opens --streams SSE connections on one thread (spread over the workers by the kernel), then
 casts --votes votes one every 0.5 s and times, for every stream, how long each new count takes to
 arrive: p50, p95 and max delivery latency against the 250 ms p95 budget, and each worker's resident
 memory against the 200 MB budget. crowd: --people new participants each open the event page and
 vote once on the same answer, as fast as --concurrency allows: elapsed time against the 10 s budget,
-5xx count, and the final count against the number of voters. Both use Redis (--redis-url) and a fresh
+5xx count, and the final count against the number of voters. logins: a participant page's latency
+while idle and while --guesses wrong passwords arrive at once (limits raised so that every guess
+reaches the password check): a password check must not hold up participants. All use Redis (--redis-url) and a fresh
 SQLite file unless --database-url is given (with BOARD_DATABASE_SCHEMA for a PostgreSQL schema).
 """
 
@@ -21,12 +24,13 @@ import asyncio
 import re
 import resource
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.bench_votes import SLUG, Server, run_board, say, start_server, workspace
+from tests.bench_votes import ROOT, SLUG, Server, board_command, run_board, say, start_server, workspace
 
 CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
@@ -193,11 +197,62 @@ async def crowd(args: argparse.Namespace, server: Server) -> bool:
     return ok
 
 
+async def page_latencies(
+    base: str, count: int = 0, until: asyncio.Future[object] | None = None
+) -> list[float]:
+    """Times of participant page loads by one participant, one every 50 ms: `count` of them, or until `until`."""
+    times = []
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        await http.get(f"/e/{SLUG}")
+        while len(times) < count or (until is not None and not until.done()):
+            started = time.monotonic()
+            (await http.get(f"/e/{SLUG}")).raise_for_status()
+            times.append(time.monotonic() - started)
+            await asyncio.sleep(0.05)
+    return times
+
+
+def latency_line(name: str, times: list[float]) -> str:
+    ordered = sorted(times)
+    p50 = statistics.median(ordered) * 1000
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)] * 1000
+    return f"{name}: page p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {ordered[-1] * 1000:.0f} ms ({len(times)} loads)"
+
+
+async def logins(args: argparse.Namespace, server: Server) -> bool:
+    idle = await page_latencies(server.base, 20)
+    say(latency_line("idle", idle))
+
+    async def guess(n: int) -> int:
+        async with httpx.AsyncClient(base_url=server.base, timeout=120) as http:
+            page = await http.get("/login")
+            token = CSRF_RE.search(page.text)
+            assert token, "no CSRF token on the login page"
+            response = await http.post(
+                "/login",
+                data={"username": "bench", "password": f"wrong {n}", "_csrf_token": token.group(1)},
+            )
+            return response.status_code
+
+    started = time.monotonic()
+    storm = asyncio.gather(*(guess(n) for n in range(args.guesses)))
+    during = await page_latencies(server.base, until=storm)
+    statuses = await storm
+    elapsed = time.monotonic() - started
+    say(latency_line(f"during {args.guesses} concurrent wrong logins", during))
+    say(f"the guesses took {elapsed:.1f} s; statuses {sorted(set(statuses))}")
+    worst = max(during)
+    ok = worst < 1.0 and all(s == 401 for s in statuses)
+    say(f"no page load above 1 s during the login storm, every guess refused: {'PASS' if ok else 'FAIL'}")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("scenario", choices=["fanout", "crowd"])
+    parser.add_argument("scenario", choices=["fanout", "crowd", "logins"])
+    parser.add_argument("--guesses", type=int, default=60)
     parser.add_argument("--streams", type=int, default=2000)
     parser.add_argument("--votes", type=int, default=20)
     parser.add_argument("--people", type=int, default=1000)
@@ -210,11 +265,23 @@ def main(argv: list[str] | None = None) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 65536)), hard))
     with workspace(args) as (tmp, env):
         env["BOARD_JOIN_LIMIT"] = "100000/minute"
+        env["BOARD_STREAM_LIMIT_ADDRESS"] = "100000"
         run_board(env, "db", "upgrade")
         run_board(env, "seed")
+        if args.scenario == "logins":
+            env.update(BOARD_LOGIN_LIMIT="100000/minute", BOARD_LOGIN_ADDRESS_LIMIT="100000/minute")
+            subprocess.run(
+                board_command("account", "add", "bench", "--event", SLUG, "--password-stdin"),
+                cwd=ROOT,
+                env=env,
+                input="bench password 12345\n",
+                text=True,
+                check=True,
+                capture_output=True,
+            )
         server = start_server(env, args.workers, tmp)
         try:
-            run = fanout if args.scenario == "fanout" else crowd
+            run = {"fanout": fanout, "crowd": crowd, "logins": logins}[args.scenario]
             ok = asyncio.run(run(args, server))
         finally:
             server.stop()
