@@ -7,9 +7,6 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-DATA_DIR = Path(os.environ.get("BOARD_DATA_DIR", "var"))
-DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{DATA_DIR / 'board.sqlite3'}"
-
 
 def default_seeds_dir() -> Path:
     """`seeds/` in the working directory, else the one beside the package."""
@@ -43,7 +40,7 @@ def _cap(env: dict[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = "sqlite+aiosqlite:///var/board.sqlite3"
     database_schema: str | None = None
     redis_url: str | None = None
     secret_key: str = ""
@@ -63,6 +60,7 @@ class Settings:
     trusted_proxies: frozenset[str] = frozenset()
     stream_limit_participant: int = 8
     stream_limit_address: int = 1000
+    data_dir: Path = Path("var")
 
     @property
     def is_sqlite(self) -> bool:
@@ -70,7 +68,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, *, demo: bool = False, env: dict[str, str] | None = None) -> Settings:
+        """The settings from `env` (default: the process environment); an unset or empty variable keeps its default."""
         env = dict(os.environ if env is None else env)
+        default = cls()
+
+        def text(name: str, fallback: str) -> str:
+            return env.get(name) or fallback
+
+        data_dir = Path(text("BOARD_DATA_DIR", str(default.data_dir)))
         secret = env.get("BOARD_SECRET_KEY", "")
         if not secret:
             if not demo:
@@ -79,32 +84,35 @@ class Settings:
                     "(python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
                     "or run `board serve --demo` to try the board."
                 )
-            secret = _demo_secret(DATA_DIR / "demo-secret")
+            secret = _demo_secret(data_dir / "demo-secret")
         if len(secret) < 16:
             raise SettingsError("BOARD_SECRET_KEY must be at least 16 characters long.")
         return cls(
-            database_url=env.get("BOARD_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=text("BOARD_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'board.sqlite3'}"),
             database_schema=env.get("BOARD_DATABASE_SCHEMA") or None,
             redis_url=env.get("BOARD_REDIS_URL") or None,
             secret_key=secret,
-            public_url=(env.get("BOARD_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
-            redis_prefix=env.get("BOARD_REDIS_PREFIX") or "board:",
+            public_url=text("BOARD_PUBLIC_URL", default.public_url).rstrip("/"),
+            redis_prefix=text("BOARD_REDIS_PREFIX", default.redis_prefix),
             demo=demo,
             debug=env.get("BOARD_DEBUG", "") in {"1", "true", "yes"},
-            data_licence=env.get("BOARD_DATA_LICENCE") or "Licence Ouverte / Etalab 2.0",
-            answer_limit=env.get("BOARD_ANSWER_LIMIT") or "5/minute",
-            vote_limit=env.get("BOARD_VOTE_LIMIT") or "60/minute",
-            join_limit=env.get("BOARD_JOIN_LIMIT") or "600/minute",
-            login_limit=env.get("BOARD_LOGIN_LIMIT") or "10/minute",
-            login_address_limit=env.get("BOARD_LOGIN_ADDRESS_LIMIT") or "60/minute",
-            seeds_dir=Path(env["BOARD_SEEDS_DIR"]) if env.get("BOARD_SEEDS_DIR") else default_seeds_dir(),
-            timezone=env.get("BOARD_TIMEZONE") or "Europe/Paris",
-            screen_frame_ancestors=env.get("BOARD_SCREEN_FRAME_ANCESTORS") or "'none'",
+            data_licence=text("BOARD_DATA_LICENCE", default.data_licence),
+            answer_limit=text("BOARD_ANSWER_LIMIT", default.answer_limit),
+            vote_limit=text("BOARD_VOTE_LIMIT", default.vote_limit),
+            join_limit=text("BOARD_JOIN_LIMIT", default.join_limit),
+            login_limit=text("BOARD_LOGIN_LIMIT", default.login_limit),
+            login_address_limit=text("BOARD_LOGIN_ADDRESS_LIMIT", default.login_address_limit),
+            seeds_dir=Path(env["BOARD_SEEDS_DIR"]) if env.get("BOARD_SEEDS_DIR") else default.seeds_dir,
+            timezone=text("BOARD_TIMEZONE", default.timezone),
+            screen_frame_ancestors=text("BOARD_SCREEN_FRAME_ANCESTORS", default.screen_frame_ancestors),
             trusted_proxies=frozenset(
                 p.strip() for p in (env.get("BOARD_TRUSTED_PROXIES") or "").split(",") if p.strip()
             ),
-            stream_limit_participant=_cap(env, "BOARD_STREAM_LIMIT_PARTICIPANT", 8),
-            stream_limit_address=_cap(env, "BOARD_STREAM_LIMIT_ADDRESS", 1000),
+            stream_limit_participant=_cap(
+                env, "BOARD_STREAM_LIMIT_PARTICIPANT", default.stream_limit_participant
+            ),
+            stream_limit_address=_cap(env, "BOARD_STREAM_LIMIT_ADDRESS", default.stream_limit_address),
+            data_dir=data_dir,
         )
 
     def with_(self, **changes: object) -> Settings:
