@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
@@ -16,7 +16,7 @@ from board.live.breaker import Breaker
 from board.live.channels import Channels
 from board.live.counters import Counters, MemoryCounters, RedisCounters
 from board.live.limits import RateLimits, memory_limits, redis_limits
-from board.live.resilient import ResilientPubSubBackend
+from board.live.pubsub import RedisPubSubBackend
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Live:
     limits: RateLimits
     sessions: Store
     redis: Redis | None = None
+    pubsub: RedisPubSubBackend | None = None
 
     @property
     def shared(self) -> bool:
@@ -36,7 +37,7 @@ class Live:
             await self.redis.aclose()
 
 
-def _plugin(backend: MemoryChannelsBackend | RedisChannelsPubSubBackend) -> ChannelsPlugin:
+def _plugin(backend: ChannelsBackend) -> ChannelsPlugin:
     return ChannelsPlugin(
         backend=backend,
         arbitrary_channels_allowed=True,
@@ -61,11 +62,12 @@ def build_live(redis_url: str | None, prefix: str, rules: dict[str, str]) -> Liv
     )
     redis = Redis(connection_pool=pool)
     breaker = Breaker()
-    backend = ResilientPubSubBackend(redis=redis, key_prefix=f"{prefix}channels")
+    pubsub = RedisPubSubBackend(redis, prefix, breaker)
     return Live(
         RedisCounters(redis, prefix, breaker),
-        Channels(_plugin(backend)),
+        Channels(_plugin(pubsub)),
         redis_limits(redis_url, prefix, rules, pool, breaker),
         RedisStore(redis, namespace=f"{prefix}sessions"),
         redis,
+        pubsub,
     )

@@ -22,6 +22,10 @@ async def healthz() -> str:
 
 @get("/readyz", name="readyz", media_type="text/plain", summary="Database and Redis reachable")
 async def readyz(request: Request) -> Response[str]:
+    """Ready once the database and Redis answer and, with Redis, live updates are subscribed again.
+
+    Redis is pinged for real, whatever the breaker says, so readiness returns as soon as Redis does.
+    """
     ctx = board_context(request)
     problems = []
     try:
@@ -31,6 +35,8 @@ async def readyz(request: Request) -> Response[str]:
         problems.append("database unreachable")
     if not await ctx.live.counters.ping():
         problems.append("redis unreachable")
+    elif ctx.live.pubsub is not None and not ctx.live.pubsub.listening:
+        problems.append("live updates resuming")
     if problems:
         return Response("; ".join(problems), status_code=503, media_type="text/plain")
     return Response("ready", media_type="text/plain")
