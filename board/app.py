@@ -12,7 +12,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -26,7 +25,7 @@ from board.settings import Settings
 from board.web.accounts import AccountsController
 from board.web.api import ApiController
 from board.web.errors import HANDLERS
-from board.web.headers import SecurityHeadersMiddleware
+from board.web.headers import HeadAsGet, OfflineRapidoc, SecurityHeadersMiddleware
 from board.web.health import healthz, readyz
 from board.web.i18n import LanguageMiddleware
 from board.web.language import switch_language
@@ -108,7 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1",
             path="/schema",
             description="Read-only public API: published answers and counts, never a participant id.",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[OfflineRapidoc()],
         ),
         exception_handlers=HANDLERS,
         middleware=[
@@ -122,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[stop],
         debug=settings.debug,
     )
+    app.asgi_handler = HeadAsGet(app.asgi_handler)
     app.state.board = ctx
     app.state.fragments = Fragments(env)
     return app

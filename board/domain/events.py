@@ -61,7 +61,12 @@ _THREAD_BY_ID = sa_select(_THREADS).where(_THREADS.c.id == bindparam("thread"))
 
 
 async def get_event(ctx: BoardContext, slug: str) -> EventView:
-    """Read on every participant request: plain rows, no ORM objects."""
+    """Read on every participant request: plain rows, no ORM objects.
+
+    No slug holds NUL, and PostgreSQL would reject it as a parameter: such a slug is simply unknown.
+    """
+    if "\x00" in slug:
+        raise NotFound("Cet événement n'existe pas.")
     async with ctx.db.engine.connect() as conn:
         event = (await conn.execute(_EVENT_BY_SLUG, {"slug": slug})).first()
     if event is None:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select, update
 
+from board.domain.answers import has_visible
 from board.domain.context import BoardContext
 from board.domain.counts import count_event_participants, publish_participants, recount_answers
 from board.domain.errors import Invalid, TooFast
@@ -22,6 +23,18 @@ from board.models import Answer, Participant, Vote, utcnow
 log = logging.getLogger(__name__)
 
 NAME_MAX = 40
+BIDI_CONTROLS = dict.fromkeys(
+    map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+
+
+def clean_name(name: str) -> str:
+    """A display name sits beside other people's text: a direction override or isolate would reorder
+    what follows it, so those are removed; NUL cannot be stored on PostgreSQL, so it is refused."""
+    if "\x00" in name:
+        raise Invalid("Le nom affiché contient un caractère nul (U+0000) : retirez-le puis réessayez.")
+    text = " ".join(name.translate(BIDI_CONTROLS).split())
+    return text if has_visible(text) else ""
 
 
 async def _recount_votes_of(ctx: BoardContext, participant_id: str) -> None:
@@ -118,7 +131,7 @@ async def set_profile(
     ctx: BoardContext, event: EventView, participant: ParticipantView, segment: str, name: str
 ) -> ParticipantView:
     segment = segment.strip()
-    name = " ".join(name.split())
+    name = clean_name(name)
     if segment and segment not in event.segments:
         raise Invalid("Choisissez un profil parmi : {choices}.", choices=", ".join(event.segments))
     if len(name) > NAME_MAX:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from board.domain.context import BoardContext
 from board.models import DEFAULT_SEGMENTS, Event, Thread
 
 EVENT_FIELDS = ("title", "place", "date", "organisers", "description", "moderation", "voting")
+SLUG = re.compile(r"[a-z0-9-]+")
+"""A slug is a path segment and a cookie name: only these characters are safe in both."""
 
 
 class SeedError(ValueError):
@@ -26,6 +29,10 @@ def read_seed(path: Path) -> dict[str, Any]:
     event = data.get("event")
     if not isinstance(event, dict) or not event.get("slug") or not event.get("title"):
         raise SeedError(f"{path}: an [event] table with at least slug and title is required")
+    if not isinstance(event["slug"], str) or not SLUG.fullmatch(event["slug"]):
+        raise SeedError(
+            f"{path}: the event slug {event['slug']!r} may only hold lowercase letters a-z, digits and '-'"
+        )
     for thread in data.get("threads", []):
         if not str(thread.get("prompt", "")).strip():
             raise SeedError(f"{path}: every [[threads]] entry needs a prompt")

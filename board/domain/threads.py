@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from board.domain.answers import has_visible
 from board.domain.audit import Actor, record
 from board.domain.context import BoardContext
 from board.domain.errors import Invalid, NotFound
@@ -19,8 +20,11 @@ FACILITATOR_ACTIONS = ("open", "close", "present", "up", "down")
 
 
 def clean_prompt(prompt: str | None) -> str:
+    """NUL cannot be stored on PostgreSQL: refused with a message, like a prompt of invisible characters."""
+    if "\x00" in (prompt or ""):
+        raise Invalid("La question contient un caractère nul (U+0000) : retirez-le puis réessayez.")
     text = " ".join((prompt or "").split())
-    if not text:
+    if not has_visible(text):
         raise Invalid("La question est vide.")
     if len(text) > PROMPT_MAX:
         raise Invalid(

@@ -13,6 +13,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.response import Redirect, Template
+from sqlalchemy.exc import DBAPIError
 
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.web.i18n import N_, gettext, translate_template
@@ -32,6 +33,8 @@ TITLES = {
     429: N_("Un peu trop vite"),
     500: N_("Erreur du serveur"),
 }
+NUL_REFUSED = "22021"
+NUL_MESSAGE = N_("La saisie contient un caractère nul (U+0000) : retirez-le puis réessayez.")
 CSRF_MESSAGE = N_("Le jeton de sécurité du formulaire manque ou a expiré : rechargez la page puis réessayez.")
 
 
@@ -41,6 +44,7 @@ def _respond(
     headers = dict(headers or {})
     if request.url.path.startswith("/api/") or request.url.path.startswith("/schema"):
         return Response({"status_code": status, "detail": message}, status_code=status, headers=headers)
+    headers.setdefault("Cache-Control", "no-store")
     title = gettext(TITLES.get(status, "Erreur"))
     if is_htmx(request):
         headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
@@ -89,6 +93,16 @@ def sign_in_required(request: Request, exc: SignInRequired) -> Response[Any]:
     return Redirect(target, status_code=303)
 
 
+def database_error(request: Request, exc: DBAPIError) -> Response[Any]:
+    """PostgreSQL refuses NUL in text (SQLSTATE 22021): that is the sender's input, not a server fault.
+
+    The domain refuses NUL in the fields it cleans; this covers any text field that reaches SQL unchecked.
+    """
+    if getattr(exc.orig, "sqlstate", None) == NUL_REFUSED:
+        return _respond(request, 422, gettext(NUL_MESSAGE))
+    return server_error(request, exc)
+
+
 def server_error(request: Request, exc: Exception) -> Response[Any]:
     request.logger.exception("unhandled error", exc_info=exc)
     return _respond(request, 500, gettext("Une erreur inattendue est survenue ; réessayez dans un instant."))
@@ -96,6 +110,7 @@ def server_error(request: Request, exc: Exception) -> Response[Any]:
 
 HANDLERS: dict[type[Exception] | int, Any] = {
     SignInRequired: sign_in_required,
+    DBAPIError: database_error,
     BoardError: board_error,
     HTTPException: http_error,
     500: server_error,

@@ -1,11 +1,19 @@
-"""Security headers on every page: a strict Content-Security-Policy (no inline or eval'd script)."""
+"""Security headers on every page: a strict Content-Security-Policy (no inline or eval'd script), pages
+never cached, HEAD answered like GET, and an API documentation page that keeps to that policy."""
 
 from __future__ import annotations
 
+import html
+from typing import Any, cast
+
+from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import NotFoundException
+from litestar.openapi.plugins import RapidocRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 SCREEN_SUFFIXES = ("/screen",)
+RAPIDOC = "/static/vendor/rapidoc-9.3.8.min.js"
 
 
 def policy(frame_ancestors: str) -> str:
@@ -25,7 +33,11 @@ def policy(frame_ancestors: str) -> str:
 
 
 class SecurityHeadersMiddleware:
-    """The projector page may be framed where configured; nothing else may be framed at all."""
+    """The projector page may be framed where configured; nothing else may be framed at all.
+
+    Pages hold a participant's name and a CSRF token, so a shared cache or the back button of a
+    borrowed phone must not keep them: HTML is `no-store` unless its route says otherwise.
+    """
 
     def __init__(self, app: ASGIApp, screen_frame_ancestors: str = "'none'") -> None:
         self.app = app
@@ -36,6 +48,8 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http" or scope["path"] == "/healthz":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope["path"]:
+            raise NotFoundException()
         csp = self.screen_policy if scope["path"].endswith(SCREEN_SUFFIXES) else self.page_policy
 
         async def send_with_headers(message: Message) -> None:
@@ -46,6 +60,65 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 if csp is self.page_policy:
                     headers.setdefault("X-Frame-Options", "DENY")
+                if (headers.get("Content-Type") or "").startswith("text/html"):
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGet:
+    """HEAD gets what GET would answer, headers and status alike, without the body.
+
+    Litestar routes a HEAD only to handlers that declare it; pages declare GET alone. Event streams
+    and static files are left as they are: a HEAD need not open a stream, and static files answer HEAD.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "HEAD"
+            or scope["path"].startswith("/static/")
+            or scope["path"].endswith("/stream")
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(cast(Scope, {**scope, "method": "GET"}), receive, without_body)
+
+
+class OfflineRapidoc(RapidocRenderPlugin):
+    """RapiDoc from /static with no web fonts: the page loads nothing from elsewhere and runs
+    under the page policy above (no inline script)."""
+
+    def __init__(self) -> None:
+        super().__init__(js_url=RAPIDOC, path="/", favicon='<link rel="icon" href="data:,">')
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        title = html.escape(openapi_schema["info"]["title"])
+        return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+{self.favicon}
+<script src="{self.js_url}"></script>
+{self.style}
+</head>
+<body>
+<rapi-doc spec-url="{self.get_openapi_json_route(request)}" load-fonts="false" render-style="read"
+  regular-font="system-ui, sans-serif" mono-font="monospace" show-header="false"></rapi-doc>
+</body>
+</html>
+""".encode()

@@ -62,7 +62,7 @@ async def _after(
     return Redirect(f"/mod/{who.event.slug}{anchor}", status_code=303)
 
 
-DOWNLOAD_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+DOWNLOAD_TYPES = {"csv": "text/csv", "json": "application/json"}
 
 
 def _download(body: str, slug: str, kind: str) -> Response[str]:
