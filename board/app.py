@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def stop() -> None:
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await ctx.votes.stop()
         await ctx.db.dispose()
         await ctx.live.close()

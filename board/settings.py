@@ -20,7 +20,7 @@ class SettingsError(ValueError):
 
 def _demo_secret(path: Path) -> str:
     """A demo secret kept on disk so participant cookies survive a restart of `serve --demo`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)

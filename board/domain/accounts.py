@@ -103,8 +103,10 @@ def _verify(password_hash: str, password: str) -> bool:
 
 async def authenticate(ctx: BoardContext, username: str, password: str) -> AccountView | None:
     """The account, or None; unknown users and wrong passwords take the same time and answer."""
-    async with ctx.db.session() as session:
-        account = (await session.exec(select(Account).where(Account.username == username.strip()))).first()
+    account = None
+    if "\x00" not in username:
+        async with ctx.db.session() as session:
+            account = (await session.exec(select(Account).where(Account.username == username.strip()))).first()
     loop = asyncio.get_running_loop()
     valid = await loop.run_in_executor(
         _verifier, _verify, account.password_hash if account else _DUMMY_HASH, password
