@@ -130,7 +130,7 @@ class Collector:
                 self.heard.append(message)
 
     def senders(self) -> set[str]:
-        return {m["from"] for m in self.heard}
+        return {m["from"] for m in self.heard if "from" in m}
 
     async def stop(self) -> None:
         self._task.cancel()
@@ -332,6 +332,8 @@ async def test_streams_opened_before_and_during_an_outage_resume_when_redis_retu
         await until(subscribed({before, during}), "both open streams' channels subscribed again")
         assert f"{prefix}thread:{left}" not in await channels_named(redis, prefix)
         assert first.open and second.open
+        for stream in (first, second):
+            await until(stream.has("status", "answers"), "open pages are told to refresh what they missed")
         for thread, stream in ((before, first), (during, second)):
             await phone.open(f"/e/{SLUG}/t/{thread}")
             body = f"Retour de Redis sur le fil {thread}"

@@ -26,6 +26,11 @@ RETRY_SECONDS = 1.0
 POLL_SECONDS = 1.0
 
 
+RESUMED = b'{"type":"status","status":"answers"}'
+"""Told to every stream once its channel is subscribed again: what was published meanwhile is lost, so
+pages refresh what they show."""
+
+
 class RedisPubSubBackend(ChannelsBackend):
     """Channels over Redis pub/sub, each named `{prefix}{channel}` in Redis.
 
@@ -119,6 +124,9 @@ class RedisPubSubBackend(ChannelsBackend):
             if not self._in_sync:
                 await asyncio.sleep(self._retry)
                 await self._resync()
+                if self._in_sync:
+                    for channel in sorted(self._wanted):
+                        yield channel, RESUMED
                 continue
             pubsub = self._pubsub
             if pubsub is None or pubsub.connection is None:
