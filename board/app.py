@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
+from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
@@ -20,6 +21,7 @@ from litestar.template.config import TemplateConfig
 from board.db import Database
 from board.domain.context import BoardContext
 from board.domain.counts import heal_forever
+from board.domain.votes import VoteWriter
 from board.live import build_live
 from board.settings import Settings
 from board.web.accounts import AccountsController
@@ -54,12 +56,13 @@ def build_context(settings: Settings) -> BoardContext:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env(demo=os.environ.get("BOARD_DEMO") == "1")
     ctx = build_context(settings)
+    votes = VoteWriter(ctx)
     env = make_environment(auto_reload=settings.debug, timezone=settings.timezone)
 
     tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:
-        await ctx.votes.start()
+        await votes.start()
         tasks.append(asyncio.create_task(heal_forever(ctx), name="counter-healing"))
         gc.collect()
         gc.freeze()
@@ -68,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await ctx.votes.stop()
+        await votes.stop()
         await ctx.db.dispose()
         await ctx.live.close()
 
@@ -91,6 +94,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         plugins=[HTMXPlugin(), ctx.live.channels.plugin],
+        dependencies={
+            "ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False),
+            "votes": Provide(lambda: votes, use_cache=True, sync_to_thread=False),
+        },
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

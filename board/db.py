@@ -17,7 +17,6 @@ from sqlalchemy import create_engine, make_url
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -185,8 +184,3 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
-
-
-def null_pool_engine(url: str) -> AsyncEngine:
-    """An engine that keeps no connection open, for one-off commands."""
-    return create_async_engine(url, poolclass=NullPool)

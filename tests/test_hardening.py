@@ -310,7 +310,7 @@ async def test_start_up_repairs_thread_totals_that_disagree_with_sql(tmp_path: P
         answer = await post_answer(board, thread_id, "Une réponse votée")
         phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
         assert (await vote(phone, answer, 1)).status_code == 200
-        await board.ctx.live.counters.set_thread(thread_id, ThreadCounts(answers=7, pending=0, votes=99))
+        await board.ctx.live.counters.set_threads({thread_id: ThreadCounts(answers=7, pending=0, votes=99)})
         assert (await phone.http.get(f"/api/events/{SLUG}")).json()["threads"][0]["votes"] == 99
         async for restarted in start_board(tmp_path, redis=True, redis_prefix=prefix):
             reader = await restarted.phone(None)

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from board.live import Live, build_live
 from board.live.channels import Message
+from board.live.messages import Ping, Status
 from tests.conftest import REDIS_URL, SLUG, Board, drop_redis_prefix, free_port, start_board
 from tests.test_live_contract import RULES
 
@@ -117,6 +118,11 @@ async def live_layer(redis_url: str = REDIS_URL) -> AsyncIterator[tuple[Live, st
         await drop_redis_prefix(prefix)
 
 
+def said(name: str, last: bool = False) -> Status:
+    """A message that names its sender."""
+    return Status(f"from {name}{' last' if last else ''}")
+
+
 class Collector:
     """Everything one subscription hears, gathered in the background."""
 
@@ -126,11 +132,13 @@ class Collector:
 
     async def _run(self, stream: AsyncIterator[Message]) -> None:
         async for message in stream:
-            if message.get("type") != "ping":
+            if not isinstance(message, Ping):
                 self.heard.append(message)
 
     def senders(self) -> set[str]:
-        return {m["from"] for m in self.heard if "from" in m}
+        return {
+            m.status.split()[1] for m in self.heard if isinstance(m, Status) and m.status.startswith("from ")
+        }
 
     async def stop(self) -> None:
         self._task.cancel()
@@ -142,9 +150,9 @@ async def heard_from_itself(name: str, layer: Live, collector: Collector, last: 
     """Publish from board `name` on thread:1 until its own subscription hears it."""
 
     async def check() -> bool:
-        if any(m["from"] == name and m.get("last", False) == last for m in collector.heard):
+        if said(name, last) in collector.heard:
             return True
-        layer.channels.publish({"type": "answer", "from": name, "last": last}, ["thread:1"])
+        layer.channels.send(said(name, last), ["thread:1"])
         return False
 
     await until(check, f"board {name} hears its own message on thread:1")
@@ -182,11 +190,11 @@ async def test_redis_lists_the_channels_under_the_board_prefix(redis: Redis) -> 
             async with redis.pubsub() as raw:
                 await raw.subscribe(f"{prefix}thread:1")
                 await raw.get_message(timeout=1)
-                layer.channels.publish({"type": "answer", "from": "board"}, ["thread:1"])
+                layer.channels.send(said("board"), ["thread:1"])
                 received = await raw.get_message(ignore_subscribe_messages=True, timeout=5)
             assert received is not None and received["channel"] == f"{prefix}thread:1".encode()
             message = await asyncio.wait_for(anext(stream), 5)
-            assert message["from"] == "board"
+            assert message == said("board")
 
         async def gone() -> bool:
             return not await channels_named(redis, prefix)
@@ -207,7 +215,7 @@ async def test_a_subscription_made_while_redis_is_down_starts_when_it_returns(
                 return await channels_named(redis, prefix) == {f"{prefix}thread:1"}
 
             await until(listed, "thread:1 subscribed once Redis is back")
-            layer.channels.publish({"type": "answer", "from": "after"}, ["thread:1"])
+            layer.channels.send(said("after"), ["thread:1"])
 
             async def heard() -> bool:
                 return collector.senders() == {"after"}

@@ -66,23 +66,6 @@ async def add_account(
     return _view(account)
 
 
-async def grant(ctx: BoardContext, username: str, event_slug: str, role: str) -> None:
-    if role not in ROLES:
-        raise Invalid("Le rôle doit être l'un de : {choices}.", choices=", ".join(ROLES))
-    async with ctx.db.writing() as session:
-        account = (await session.exec(select(Account).where(Account.username == username))).first()
-        event = (await session.exec(select(Event).where(Event.slug == event_slug))).first()
-        if account is None or account.id is None or event is None or event.id is None:
-            raise NotFound("Compte ou événement inconnu.")
-        existing = await session.get(EventRole, (account.id, event.id))
-        if existing is None:
-            session.add(EventRole(account_id=account.id, event_id=event.id, role=role))
-        else:
-            existing.role = role
-            session.add(existing)
-        await session.commit()
-
-
 async def account_exists(ctx: BoardContext, username: str) -> bool:
     async with ctx.db.session() as session:
         return (
@@ -106,7 +89,9 @@ async def authenticate(ctx: BoardContext, username: str, password: str) -> Accou
     account = None
     if "\x00" not in username:
         async with ctx.db.session() as session:
-            account = (await session.exec(select(Account).where(Account.username == username.strip()))).first()
+            account = (
+                await session.exec(select(Account).where(Account.username == username.strip()))
+            ).first()
     loop = asyncio.get_running_loop()
     valid = await loop.run_in_executor(
         _verifier, _verify, account.password_hash if account else _DUMMY_HASH, password

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import unicodedata
 import uuid
 from typing import Literal
@@ -12,14 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from board.domain.context import BoardContext
-from board.domain.counts import count_locked_threads, store_threads
+from board.domain.counts import store_threads
 from board.domain.errors import Conflict, Forbidden, Invalid, TooFast
+from board.domain.tally import count_locked_threads
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.live.channels import event_channel, mod_channel, thread_channel
-from board.live.counters import AnswerCounts, ThreadCounts
+from board.live.counters import ThreadCounts
+from board.live.messages import NewAnswer
 from board.models import Answer, Participant, Thread, Vote
-
-log = logging.getLogger(__name__)
 
 BODY_MAX = 500
 Sort = Literal["top", "new"]
@@ -118,11 +117,11 @@ async def post(
                 raise
             return again, False
         await _count_once(ctx, participant.id)
-        totals_by_thread = await (await session.connection()).run_sync(count_locked_threads, [thread.id])
-        stored = await store_threads(ctx, totals_by_thread)
+        totals = await (await session.connection()).run_sync(count_locked_threads, [thread.id])
+        await store_threads(ctx, totals)
         await session.commit()
     view = answer_view(answer, mine=True)
-    await _announce(ctx, event, view, totals_by_thread[thread.id], stored)
+    _announce(ctx, event, view, totals[thread.id])
     return view, True
 
 
@@ -137,30 +136,12 @@ async def _count_once(ctx: BoardContext, participant_id: str) -> None:
         raise TooFast("Vous répondez très vite : réessayez dans {wait} s.", wait)
 
 
-async def _announce(
-    ctx: BoardContext, event: EventView, answer: AnswerView, totals: ThreadCounts, stored: bool
-) -> None:
-    if answer.is_published and stored:
-        try:
-            await ctx.live.counters.set_answers(answer.thread_id, {answer.id: AnswerCounts()})
-        except Exception:
-            log.warning("live counters unreachable after a new answer", exc_info=True)
-            ctx.stale_threads.add(answer.thread_id)
-    message = {
-        "type": "answer",
-        "thread": answer.thread_id,
-        "answer": {
-            "id": answer.id,
-            "body": answer.body,
-            "status": answer.status,
-            "created_at": answer.created_at.isoformat(),
-        },
-        "totals": totals.__dict__,
-    }
+def _announce(ctx: BoardContext, event: EventView, answer: AnswerView, totals: ThreadCounts) -> None:
+    message = NewAnswer(answer.thread_id, answer.id, answer.body, answer.status, answer.created_at, totals)
     channels = [mod_channel(event.slug)]
     if answer.is_published:
         channels += [thread_channel(answer.thread_id), event_channel(event.slug)]
-    ctx.live.channels.publish(message, channels)
+    ctx.live.channels.send(message, channels)
 
 
 async def _by_client_key(ctx: BoardContext, participant_id: str, key: str) -> AnswerView | None:

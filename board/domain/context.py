@@ -1,16 +1,13 @@
-"""The parts every domain operation works with: storage, the live layer and the settings."""
+"""The parts every domain operation works with: storage, the live layer, the settings, and what to repair."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from board.db import Database
+from board.domain.repairs import Repairs
 from board.live import Live
 from board.settings import Settings
-
-if TYPE_CHECKING:
-    from board.domain.votes import VoteWriter
 
 
 @dataclass
@@ -18,11 +15,4 @@ class BoardContext:
     db: Database
     live: Live
     settings: Settings
-    votes: VoteWriter = field(init=False)
-    stale_threads: set[int] = field(default_factory=set)
-    segments_due: set[int] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        from board.domain.votes import VoteWriter
-
-        self.votes = VoteWriter(self)
+    repairs: Repairs = field(default_factory=Repairs)

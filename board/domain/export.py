@@ -10,9 +10,9 @@ from typing import Any
 from sqlmodel import col, select
 
 from board.domain.context import BoardContext
-from board.domain.counts import recount_answers
 from board.domain.events import list_threads
 from board.domain.results import published_segment
+from board.domain.tally import recount_answers
 from board.domain.views import EventView
 from board.models import Answer, Thread
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass
 
@@ -13,13 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from board.domain.answers import answer_view
 from board.domain.audit import Actor, record
 from board.domain.context import BoardContext
-from board.domain.counts import rebuild_threads, recount_answers
+from board.domain.counts import rebuild_threads
 from board.domain.errors import Conflict, Invalid, NotFound
+from board.domain.tally import recount_answers
 from board.domain.views import AnswerView, EventView
 from board.live.channels import event_channel, mod_channel, thread_channel
+from board.live.messages import Status
 from board.models import REASONS, Answer, Event, Participant, Thread, Vote
-
-log = logging.getLogger(__name__)
 
 ANSWER_ACTIONS = ("approve", "reject", "hide", "restore", "pin", "unpin", "merge")
 NEEDS_REASON = ("reject", "hide")
@@ -107,12 +106,6 @@ async def act_on_answer(
         record(session, event.id, actor, action, target_label, reason)
         thread_id = answer.thread_id
         await session.commit()
-    if action in ("reject", "hide", "merge"):
-        try:
-            await ctx.live.counters.drop_answers(thread_id, [answer_id])
-        except Exception:
-            log.warning("live counters unreachable", exc_info=True)
-            ctx.stale_threads.add(thread_id)
     await announce(ctx, event, [thread_id])
 
 
@@ -147,7 +140,7 @@ async def ban(ctx: BoardContext, event: EventView, actor: Actor, participant_id:
         session.add(participant)
         record(session, event.id, actor, "ban", f"participant {participant_id[:8]}")
         await session.commit()
-    ctx.live.channels.publish({"type": "status", "status": "moderation"}, [mod_channel(event.slug)])
+    ctx.live.channels.send(Status("moderation"), [mod_channel(event.slug)])
 
 
 async def change_settings(
@@ -177,8 +170,8 @@ async def announce(ctx: BoardContext, event: EventView, thread_ids: list[int]) -
     """Recount the threads, then tell participants, screens and moderators to refresh."""
     totals = await rebuild_threads(ctx, thread_ids)
     for thread_id, counts in totals.items():
-        ctx.live.channels.publish(
-            {"type": "status", "thread": thread_id, "status": "answers", "totals": counts.__dict__},
+        ctx.live.channels.send(
+            Status("answers", thread_id, counts),
             [thread_channel(thread_id), event_channel(event.slug), mod_channel(event.slug)],
         )
 

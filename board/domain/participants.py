@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlmodel import col, select, update
+from sqlmodel import col, update
 
 from board.domain.answers import has_visible
 from board.domain.context import BoardContext
-from board.domain.counts import count_event_participants, publish_participants, recount_answers
+from board.domain.counts import publish_participants
 from board.domain.errors import Invalid, TooFast
+from board.domain.tally import count_event_participants
 from board.domain.views import EventView, ParticipantView
 from board.live.channels import event_channel
-from board.live.counters import AnswerCounts
-from board.models import Answer, Participant, Vote, utcnow
-
-log = logging.getLogger(__name__)
+from board.live.messages import Counts
+from board.models import Participant, utcnow
 
 NAME_MAX = 40
 BIDI_CONTROLS = dict.fromkeys(
@@ -35,28 +33,6 @@ def clean_name(name: str) -> str:
         raise Invalid("Le nom affiché contient un caractère nul (U+0000) : retirez-le puis réessayez.")
     text = " ".join(name.translate(BIDI_CONTROLS).split())
     return text if has_visible(text) else ""
-
-
-async def _recount_votes_of(ctx: BoardContext, participant_id: str) -> None:
-    """Per-segment counts follow a participant who changes segment after voting."""
-    async with ctx.db.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(Answer.id, Answer.thread_id)
-                .join(Vote, col(Vote.answer_id) == col(Answer.id))
-                .where(Vote.participant_id == participant_id, Answer.status == "published")
-            )
-        ).all()
-        counts = await recount_answers(conn, [answer_id for answer_id, _ in rows])
-    by_thread: dict[int, dict[int, AnswerCounts]] = {}
-    for answer_id, thread_id in rows:
-        by_thread.setdefault(thread_id, {})[answer_id] = counts[answer_id]
-    try:
-        for thread_id, answers in by_thread.items():
-            await ctx.live.counters.set_answers(thread_id, answers)
-    except Exception:
-        log.warning("live counters unreachable; segment counts rebuilt later", exc_info=True)
-        ctx.stale_threads.update(by_thread)
 
 
 _INSERTS = {
@@ -120,10 +96,7 @@ async def join(
             raise RuntimeError("a participant id signed for this event belongs to another event")
         return existing, False
     await publish_participants(ctx, event.id, people)
-    ctx.live.channels.publish(
-        {"type": "counts", "thread": None, "participants": people, "event_id": event.id},
-        [event_channel(event.slug)],
-    )
+    ctx.live.channels.send(Counts(None, participants=people, event_id=event.id), [event_channel(event.slug)])
     return participant, True
 
 
@@ -144,8 +117,6 @@ async def set_profile(
             .values(segment=segment or None, name=name or None)
         )
         await session.commit()
-    if (segment or None) != participant.segment:
-        await _recount_votes_of(ctx, participant.id)
     return ParticipantView(
         participant.id, participant.event_id, segment or None, name or None, participant.banned
     )

@@ -11,9 +11,9 @@ from sqlmodel import col, select
 from board.domain import answers as answers_domain
 from board.domain.answers import Sort
 from board.domain.context import BoardContext
-from board.domain.counts import recount_answers
 from board.domain.errors import NotFound
 from board.domain.events import event_view, thread_view
+from board.domain.tally import recount_answers
 from board.domain.views import ThreadView
 from board.models import Event, Thread
 

@@ -12,6 +12,7 @@ from board.domain.errors import Invalid, NotFound
 from board.domain.events import thread_view
 from board.domain.views import EventView, ThreadView
 from board.live.channels import event_channel, mod_channel, thread_channel
+from board.live.messages import Status
 from board.models import Event, Thread
 
 PROMPT_MAX = 500
@@ -92,7 +93,7 @@ async def act_on_thread(
 
 
 def _publish(ctx: BoardContext, event: EventView, thread_id: int, status: str) -> None:
-    ctx.live.channels.publish(
-        {"type": "status", "thread": thread_id, "status": status},
+    ctx.live.channels.send(
+        Status(status, thread_id),
         [thread_channel(thread_id), event_channel(event.slug), mod_channel(event.slug)],
     )

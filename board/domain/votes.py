@@ -23,11 +23,13 @@ from sqlalchemy.sql.expression import Executable
 from sqlmodel import col
 
 from board.domain.context import BoardContext
-from board.domain.counts import count_locked_threads
+from board.domain.counts import store_threads
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.domain.participants import insert_new
+from board.domain.tally import AnswerCounts, count_locked_threads
 from board.live.channels import event_channel, thread_channel
-from board.live.counters import AnswerCounts, ThreadCounts
+from board.live.counters import ThreadCounts
+from board.live.messages import Counts
 from board.models import Answer, Event, Participant, Thread, Vote, utcnow
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,7 @@ class VoteWriter:
                         request.future.set_exception(exc)
 
     async def _commit(self, batch: list[_Request]) -> None:
-        stored: set[int] = set()
+        stored = False
         try:
             async with self.ctx.db.write_steps() as step:
                 found = await step(
@@ -138,12 +140,12 @@ class VoteWriter:
                 moved = {a: counts[a] for a, d in plan.deltas.items() if d != (0, 0)}
                 by_thread = _by_thread(moved, {a: found.answers[a].thread_id for a in moved})
                 if totals:
-                    stored = await self._store(by_thread, totals)
+                    stored = await store_threads(self.ctx, totals)
         except BaseException:
-            self.ctx.stale_threads.update(stored)
+            if stored:
+                self.ctx.repairs.mark(totals)
             raise
         if totals:
-            self.ctx.segments_due.update(moved)
             self._announce(accepted, by_thread, totals)
         for request, change in zip(accepted, changed, strict=True):
             c = counts[request.answer_id]
@@ -204,26 +206,6 @@ class VoteWriter:
             request.future.set_exception(TooFast("Vous votez très vite : réessayez dans {wait} s.", wait))
         return refused
 
-    async def _store(
-        self, by_thread: dict[int, dict[int, AnswerCounts]], totals: dict[int, ThreadCounts]
-    ) -> set[int]:
-        """Write the counts to the live counters before the commit, while the threads are locked.
-
-        Another worker's batch on the same thread waits for this commit, so its later counts are
-        written after these: the live counters follow the order of the commits.
-        """
-        try:
-            for thread_id, thread_totals in totals.items():
-                answers = by_thread.get(thread_id, {})
-                await self.ctx.live.counters.set_totals(
-                    thread_id, {a: (c.agree, c.disagree) for a, c in answers.items()}, thread_totals
-                )
-        except Exception:
-            log.warning("live counters unreachable; SQL holds the votes", exc_info=True)
-            self.ctx.stale_threads.update(totals)
-            return set()
-        return set(totals)
-
     def _announce(
         self,
         accepted: list[_Request],
@@ -232,18 +214,10 @@ class VoteWriter:
     ) -> None:
         slugs = {r.thread_id: r.slug for r in accepted}
         for thread_id, answers in by_thread.items():
-            message = {
-                "type": "counts",
-                "thread": thread_id,
-                "answers": {str(a): [c.agree, c.disagree] for a, c in answers.items()},
-                "totals": totals[thread_id].__dict__,
-            }
-            try:
-                self.ctx.live.channels.publish(
-                    message, [thread_channel(thread_id), event_channel(slugs[thread_id])]
-                )
-            except Exception:
-                log.warning("could not publish counts", exc_info=True)
+            self.ctx.live.channels.send(
+                Counts(thread_id, totals[thread_id], {a: (c.agree, c.disagree) for a, c in answers.items()}),
+                [thread_channel(thread_id), event_channel(slugs[thread_id])],
+            )
 
 
 def _by_thread(

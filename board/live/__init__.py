@@ -11,12 +11,16 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
 
 from board.live.breaker import Breaker
 from board.live.channels import Channels
 from board.live.counters import Counters, MemoryCounters, RedisCounters
 from board.live.limits import RateLimits, memory_limits, redis_limits
 from board.live.pubsub import RedisPubSubBackend
+
+UNREACHABLE: tuple[type[Exception], ...] = (RedisError, OSError)
+"""What the live layer raises when Redis cannot be reached; anything else is a bug and propagates."""
 
 
 @dataclass
@@ -27,10 +31,6 @@ class Live:
     sessions: Store
     redis: Redis | None = None
     pubsub: RedisPubSubBackend | None = None
-
-    @property
-    def shared(self) -> bool:
-        return self.redis is not None
 
     async def close(self) -> None:
         if self.redis is not None:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
-from functools import lru_cache
-from typing import Any
 
 from litestar.channels import ChannelsPlugin
 
+from board.live.messages import Counts, Message, Ping, decode, encode, merge_counts
+
 COUNTS_INTERVAL = 0.25
 HEARTBEAT = 15.0
-Message = dict[str, Any]
 
 
 def thread_channel(thread_id: int) -> str:
@@ -28,24 +26,8 @@ def mod_channel(slug: str) -> str:
     return f"mod:{slug}"
 
 
-@lru_cache(maxsize=512)
-def decode(raw: bytes) -> Message:
-    """One decoding per message and process, shared by every stream: callers must not mutate it."""
-    message: Message = json.loads(raw)
-    return message
-
-
-def _merge_counts(into: Message, newer: Message) -> Message:
-    """Counts are absolute, so the newer value of each answer simply wins."""
-    answers = dict(into.get("answers", {}))
-    answers.update(newer.get("answers", {}))
-    merged = dict(newer)
-    merged["answers"] = answers
-    return merged
-
-
 async def coalesce(
-    events: AsyncIterator[bytes], interval: float = COUNTS_INTERVAL, heartbeat: float = HEARTBEAT
+    events: AsyncIterator[bytes | str], interval: float = COUNTS_INTERVAL, heartbeat: float = HEARTBEAT
 ) -> AsyncIterator[Message]:
     """Pass messages through, but let `counts` out at most once per `interval` per thread.
 
@@ -62,8 +44,8 @@ async def coalesce(
             queue.put_nowait(None)
 
     task = asyncio.create_task(pump())
-    held: dict[Any, Message] = {}
-    last: dict[Any, float] = {}
+    held: dict[int | None, Counts] = {}
+    last: dict[int | None, float] = {}
     try:
         while True:
             now = loop.time()
@@ -76,13 +58,13 @@ async def coalesce(
                 message = await asyncio.wait_for(queue.get(), max(wait, 0.001))
             except TimeoutError:
                 if not held:
-                    yield {"type": "ping"}
+                    yield Ping()
                 continue
             if message is None:
                 break
-            if message.get("type") == "counts":
-                thread = message.get("thread")
-                held[thread] = _merge_counts(held[thread], message) if thread in held else message
+            if isinstance(message, Counts):
+                thread = message.thread
+                held[thread] = merge_counts(held[thread], message) if thread in held else message
             else:
                 yield message
     finally:
@@ -97,8 +79,8 @@ class Channels:
     def __init__(self, plugin: ChannelsPlugin) -> None:
         self.plugin = plugin
 
-    def publish(self, message: Message, channels: Iterable[str]) -> None:
-        self.plugin.publish(json.dumps(message, separators=(",", ":")), list(channels))
+    def send(self, message: Message, channels: Iterable[str]) -> None:
+        self.plugin.publish(encode(message), list(channels))
 
     @asynccontextmanager
     async def subscribe(

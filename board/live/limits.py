@@ -87,7 +87,6 @@ class RateLimits:
             log.warning("rate limits unreachable; use not counted")
             return True
 
-
     async def clear(self, kind: str, key: str) -> None:
         """Forget the uses counted for `key`, e.g. a person's failed sign-ins once they got in."""
         if self.breaker.open:

@@ -20,13 +20,14 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from board.live.breaker import Breaker
+from board.live.messages import REFRESH, encode
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
 POLL_SECONDS = 1.0
 
 
-RESUMED = b'{"type":"status","status":"answers"}'
+RESUMED = encode(REFRESH)
 """Told to every stream once its channel is subscribed again: what was published meanwhile is lost, so
 pages refresh what they show."""
 

@@ -7,13 +7,20 @@ from urllib.parse import parse_qsl
 
 from litestar import Request
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
 from board.domain import participants
 from board.domain.context import BoardContext
 from board.domain.errors import Invalid
 from board.domain.views import EventView, ParticipantView
+from board.domain.votes import VoteWriter
 from board.web.identity import client_address, participant_cookie, read_participant
+
+Ctx = NamedDependency[BoardContext]
+"""The board context, provided by the app to any handler that names a `ctx` parameter."""
+Votes = NamedDependency[VoteWriter]
+"""The process's vote writer, provided to any handler that names a `votes` parameter."""
 
 MAX_ID = 2_147_483_647
 Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]

@@ -17,6 +17,7 @@ from board.domain.moderation import ModAnswer
 from board.domain.threads import FACILITATOR_ACTIONS
 from board.domain.views import EventView, ThreadView
 from board.live.channels import event_channel, mod_channel
+from board.live.messages import Counts, Message, NewAnswer, Status
 from board.web.deps import Id, board_context, read_form
 from board.web.i18n import N_, gettext
 from board.web.render import Fragments, is_htmx, page
@@ -201,17 +202,16 @@ async def _mod_events(
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     async with ctx.live.channels.subscribe([mod_channel(event.slug), event_channel(event.slug)]) as stream:
         yield ServerSentEventMessage(comment="connected", retry=RETRY_MS)
-        last: dict[str, Any] | None = None
+        last: Message | None = None
         async for message in stream:
             if message == last:
                 continue
             last = message
-            kind = message.get("type")
-            if kind == "counts":
+            if isinstance(message, Counts):
                 yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
-            elif kind == "answer":
-                yield ServerSentEventMessage(event="answer", data=str(message["answer"]["id"]))
-            elif kind == "status":
-                yield ServerSentEventMessage(event="status", data=str(message.get("status", "")))
-            elif kind == "ping":
+            elif isinstance(message, NewAnswer):
+                yield ServerSentEventMessage(event="answer", data=str(message.id))
+            elif isinstance(message, Status):
+                yield ServerSentEventMessage(event="status", data=message.status)
+            else:
                 yield ServerSentEventMessage(comment="ping")

@@ -14,7 +14,7 @@ from board.domain.answers import Sort
 from board.domain.errors import Invalid
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.domain.votes import parse_value
-from board.web.deps import Id, board_context, read_form, visitor
+from board.web.deps import Ctx, Id, Votes, board_context, read_form, visitor
 from board.web.i18n import gettext, translate_template
 from board.web.identity import read_participant
 from board.web.render import Fragments, is_htmx, page
@@ -217,8 +217,9 @@ class ParticipantController(Controller):
         )
 
     @post("/e/{slug:str}/answers/{answer_id:int}/vote", name="vote")
-    async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
-        ctx = board_context(request)
+    async def vote(
+        self, request: Request, ctx: Ctx, votes: Votes, slug: FromPath[str], answer_id: Id
+    ) -> Response[Any]:
         form = await read_form(request)
         value = parse_value(form.get("value"))
         found = read_participant(request, ctx.settings.secret_key, slug)
@@ -228,7 +229,7 @@ class ParticipantController(Controller):
             event_id, participant_id = event.id, participant.id
         else:
             (event_id, participant_id), cookies = found, []
-        outcome = await ctx.votes.cast(slug, event_id, answer_id, participant_id, value)
+        outcome = await votes.cast(slug, event_id, answer_id, participant_id, value)
         if not is_htmx(request):
             return _with_cookies(
                 Redirect(f"/e/{slug}/t/{outcome.thread_id}#a{answer_id}", status_code=303), cookies

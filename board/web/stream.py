@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Sequence
 from typing import Any
@@ -17,7 +16,8 @@ from board.domain import answers, counts, events
 from board.domain.context import BoardContext
 from board.domain.errors import TooFast
 from board.domain.views import AnswerView, EventView, ThreadView
-from board.live.channels import Message, event_channel, thread_channel
+from board.live.channels import event_channel, thread_channel
+from board.live.messages import Counts, NewAnswer, Ping, Status, encode
 from board.web.deps import Id, board_context
 from board.web.i18n import current
 from board.web.identity import client_address, read_participant
@@ -107,12 +107,12 @@ class CountedStream(ServerSentEvent):
             raise
 
 
-_rendered: dict[str, str] = {}
+_rendered: dict[tuple[str, bytes], str] = {}
 
 
-def counts_html(fragments: Fragments, message: Message) -> str:
+def counts_html(fragments: Fragments, message: Counts) -> str:
     """Rendered once per distinct message and language, however many streams send it."""
-    key = f"{current()}|{json.dumps(message, sort_keys=True, separators=(',', ':'))}"
+    key = (current(), encode(message))
     html = _rendered.get(key)
     if html is None:
         if len(_rendered) > 1024:
@@ -121,38 +121,31 @@ def counts_html(fragments: Fragments, message: Message) -> str:
     return html
 
 
-def _render_counts(fragments: Fragments, message: Message) -> str:
+def _render_counts(fragments: Fragments, message: Counts) -> str:
     return fragments.macro(
         "components/live.html",
         "counts_oob",
-        answers={int(k): v for k, v in message.get("answers", {}).items()},
-        thread_id=message.get("thread"),
-        totals=message.get("totals"),
-        participants=message.get("participants"),
-        event_id=message.get("event_id"),
+        answers=message.answers,
+        thread_id=message.thread,
+        totals=message.totals,
+        participants=message.participants,
+        event_id=message.event_id,
     )
 
 
-def _answer_html(fragments: Fragments, event: EventView, thread: ThreadView, message: Message) -> str:
-    data = message["answer"]
+def _answer_html(fragments: Fragments, event: EventView, thread: ThreadView, message: NewAnswer) -> str:
     view = AnswerView(
-        id=data["id"],
-        thread_id=message["thread"],
-        body=data["body"],
-        status=data["status"],
+        id=message.id,
+        thread_id=message.thread,
+        body=message.body,
+        status=message.status,
         reason=None,
         pinned=False,
         agree=0,
         disagree=0,
-        created_at=_parse_time(data["created_at"]),
+        created_at=message.created_at,
     )
     return fragments.macro("components/answer.html", "answer_card", view, event, thread)
-
-
-def _parse_time(raw: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(raw)
 
 
 async def _thread_events(
@@ -161,27 +154,26 @@ async def _thread_events(
     async with ctx.live.channels.subscribe([thread_channel(thread.id)]) as stream:
         [current] = await counts.with_counts(ctx, [thread])
         listed = await answers.list_answers(ctx, current)
-        snapshot = {
-            "thread": thread.id,
-            "answers": {str(a.id): [a.agree, a.disagree] for a in listed},
-            "totals": current.counts.__dict__,
-        }
+        snapshot = Counts(thread.id, current.counts, {a.id: (a.agree, a.disagree) for a in listed})
         yield ServerSentEventMessage(event="counts", data=counts_html(fragments, snapshot), retry=RETRY_MS)
         async for message in stream:
-            kind = message.get("type")
-            if kind == "counts":
+            if isinstance(message, Counts):
                 yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
-            elif kind == "answer":
+            elif isinstance(message, NewAnswer):
                 yield ServerSentEventMessage(
                     event="answer", data=_answer_html(fragments, event, thread, message)
                 )
-                yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
-            elif kind == "ping":
+                yield ServerSentEventMessage(
+                    event="counts", data=counts_html(fragments, Counts(message.thread, message.totals))
+                )
+            elif isinstance(message, Ping):
                 yield ServerSentEventMessage(comment="ping")
-            elif kind == "status" and message.get("status") in ("answers", "threads"):
-                yield ServerSentEventMessage(event="status", data=str(message.get("status")))
-                if message.get("totals"):
-                    yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
+            elif message.status in ("answers", "threads"):
+                yield ServerSentEventMessage(event="status", data=message.status)
+                if message.totals is not None:
+                    yield ServerSentEventMessage(
+                        event="counts", data=counts_html(fragments, Counts(message.thread, message.totals))
+                    )
 
 
 async def _event_events(
@@ -189,22 +181,26 @@ async def _event_events(
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     async with ctx.live.channels.subscribe([event_channel(event.slug)]) as stream:
         for thread in await counts.with_counts(ctx, await events.list_threads(ctx, event.id)):
-            snapshot = {"thread": thread.id, "totals": thread.counts.__dict__}
+            snapshot = Counts(thread.id, thread.counts)
             yield ServerSentEventMessage(
                 event="counts", data=counts_html(fragments, snapshot), retry=RETRY_MS
             )
         async for message in stream:
-            if message.get("type") == "status":
-                yield ServerSentEventMessage(event="status", data=str(message.get("status", "")))
-            elif message.get("type") in {"counts", "answer"}:
-                totals_only = {
-                    "thread": message.get("thread"),
-                    "totals": message.get("totals"),
-                    "participants": message.get("participants"),
-                    "event_id": message.get("event_id"),
-                }
+            if isinstance(message, Status):
+                yield ServerSentEventMessage(event="status", data=message.status)
+            elif isinstance(message, Counts | NewAnswer):
+                totals_only = (
+                    Counts(
+                        message.thread,
+                        message.totals,
+                        participants=message.participants,
+                        event_id=message.event_id,
+                    )
+                    if isinstance(message, Counts)
+                    else Counts(message.thread, message.totals)
+                )
                 yield ServerSentEventMessage(event="counts", data=counts_html(fragments, totals_only))
-            elif message.get("type") == "ping":
+            else:
                 yield ServerSentEventMessage(comment="ping")
 
 
