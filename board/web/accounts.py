@@ -10,7 +10,7 @@ from litestar.response import Redirect, Response, Template
 
 from board.domain import accounts
 from board.domain.errors import TooFast
-from board.web.deps import board_context, read_form
+from board.web.deps import Ctx, read_form
 from board.web.i18n import N_
 from board.web.identity import client_address
 from board.web.staff import SESSION_COOKIE, close_session, open_session, session_cookie, signed_in
@@ -33,15 +33,13 @@ class AccountsController(Controller):
 
     @get("/login", name="login")
     async def login_page(
-        self, request: Request, after: Annotated[str | None, QueryParameter(name="next")] = None
+        self, request: Request, ctx: Ctx, after: Annotated[str | None, QueryParameter(name="next")] = None
     ) -> Template:
-        ctx = board_context(request)
         account = await signed_in(ctx, request)
         return Template("login.html", context={"next": _safe_next(after), "account": account, "error": None})
 
     @post("/login", name="login_post")
-    async def login(self, request: Request) -> Response[Any]:
-        ctx = board_context(request)
+    async def login(self, request: Request, ctx: Ctx) -> Response[Any]:
         form = await read_form(request)
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
@@ -66,8 +64,7 @@ class AccountsController(Controller):
         return response
 
     @post("/logout", name="logout")
-    async def logout(self, request: Request) -> Response[Any]:
-        ctx = board_context(request)
+    async def logout(self, request: Request, ctx: Ctx) -> Response[Any]:
         await close_session(ctx, request)
         response: Response[Any] = Redirect("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")

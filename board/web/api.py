@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery
 
 from board.domain import counts, events, results
 from board.domain.results import AnswerResult
-from board.web.deps import Id, board_context
+from board.web.deps import Ctx, Id
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,7 @@ class ApiController(Controller):
         summary="An event and its public threads, with counts",
         responses=NOT_FOUND,
     )
-    async def event(self, request: Request, slug: FromPath[str]) -> EventSummary:
-        ctx = board_context(request)
+    async def event(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> EventSummary:
         event = await events.get_event(ctx, slug)
         threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
         return EventSummary(
@@ -69,11 +68,11 @@ class ApiController(Controller):
     async def answers(
         self,
         request: Request,
+        ctx: Ctx,
         thread_id: Id,
         sort: FromQuery[str] = "top",
         limit: FromQuery[int] = 50,
     ) -> list[AnswerResult]:
-        ctx = board_context(request)
         thread, segments = await results.public_thread(ctx, thread_id)
         order: results.Sort = "new" if sort == "new" else "top"
         return await results.answer_results(ctx, thread, segments, sort=order, limit=max(1, min(limit, 500)))

@@ -45,11 +45,6 @@ async def read_form(request: Request) -> dict[str, str]:
     return fields
 
 
-def board_context(request: Request) -> BoardContext:
-    ctx: BoardContext = request.app.state.board
-    return ctx
-
-
 async def visitor(
     ctx: BoardContext, request: Request, event: EventView
 ) -> tuple[ParticipantView, list[Cookie]]:

@@ -6,7 +6,7 @@ from litestar import Request, get
 from litestar.response import Response
 from sqlalchemy import text
 
-from board.web.deps import board_context
+from board.web.deps import Ctx
 
 
 @get(
@@ -21,12 +21,11 @@ async def healthz() -> str:
 
 
 @get("/readyz", name="readyz", media_type="text/plain", summary="Database and Redis reachable")
-async def readyz(request: Request) -> Response[str]:
+async def readyz(request: Request, ctx: Ctx) -> Response[str]:
     """Ready once the database and Redis answer and, with Redis, live updates are subscribed again.
 
     Redis is pinged for real, whatever the breaker says, so readiness returns as soon as Redis does.
     """
-    ctx = board_context(request)
     problems = []
     try:
         async with ctx.db.engine.connect() as conn:

@@ -8,20 +8,22 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import CacheControlHeader
+from litestar.di import Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, ServerSentEvent, ServerSentEventMessage, Template
 
-from board.domain import audit, counts, events, export, moderation, threads
+from board.domain import accounts, audit, counts, events, export, moderation, threads
 from board.domain.context import BoardContext
+from board.domain.errors import Forbidden
 from board.domain.moderation import ModAnswer
 from board.domain.threads import FACILITATOR_ACTIONS
 from board.domain.views import EventView, ThreadView
 from board.live.channels import event_channel, mod_channel
 from board.live.messages import Counts, Message, NewAnswer, Status
-from board.web.deps import Id, board_context, read_form
+from board.web.deps import Ctx, Id, read_form
 from board.web.i18n import N_, gettext
 from board.web.render import Fragments, is_htmx, page
-from board.web.staff import Staff, staff
+from board.web.staff import Staff, Who, current_staff, requires_role
 from board.web.stream import RETRY_MS, CountedStream, counts_html, staff_slots
 
 BLOCKS = ("queue", "threads", "board")
@@ -78,28 +80,27 @@ class ModerationController(Controller):
     path = "/mod/{slug:str}"
     include_in_schema = False
     cache_control = CacheControlHeader(no_store=True, private=True)
+    guards = [requires_role]  # noqa: RUF012
+    opt = {"role": "moderator"}  # noqa: RUF012
+    dependencies = {"who": Provide(current_staff, sync_to_thread=False)}  # noqa: RUF012
 
-    @get("/", name="mod_board")
+    @get("/", name="mod_board", opt={"role": "facilitator"})
     async def board(
-        self, request: Request, slug: FromPath[str], block: FromQuery[str | None] = None
+        self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str], block: FromQuery[str | None] = None
     ) -> Template:
-        ctx = board_context(request)
-        who = await staff(ctx, request, slug)
         data = await _mod_page(ctx, who)
         chosen = block if block in BLOCKS else None
         return page(request, "moderation/board.html", {"page": data}, block=chosen)
 
-    @get("/stream", name="mod_stream")
-    async def stream(self, request: Request, slug: FromPath[str]) -> ServerSentEvent:
-        ctx = board_context(request)
-        who = await staff(ctx, request, slug)
+    @get("/stream", name="mod_stream", opt={"role": "facilitator"})
+    async def stream(self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str]) -> ServerSentEvent:
         release = staff_slots(ctx, request)
         return CountedStream(_mod_events(ctx, request.app.state.fragments, who.event), release)
 
     @post("/answers/{answer_id:int}", name="mod_answer")
-    async def answer(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
-        ctx = board_context(request)
-        who = await staff(ctx, request, slug, "moderator")
+    async def answer(
+        self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str], answer_id: Id
+    ) -> Response[Any]:
         form = await read_form(request)
         action = str(form.get("action", ""))
         into_raw = str(form.get("into", "") or "").strip()
@@ -114,19 +115,19 @@ class ModerationController(Controller):
         )
 
     @post("/threads", name="mod_threads")
-    async def create_thread(self, request: Request, slug: FromPath[str]) -> Response[Any]:
-        ctx = board_context(request)
-        who = await staff(ctx, request, slug, "moderator")
+    async def create_thread(self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str]) -> Response[Any]:
         form = await read_form(request)
         thread = await threads.create_thread(ctx, who.event, who.actor, str(form.get("prompt", "")))
         return await _after(request, ctx, who, gettext("Fil créé (brouillon)."), f"#t{thread.id}")
 
-    @post("/threads/{thread_id:int}", name="mod_thread")
-    async def thread(self, request: Request, slug: FromPath[str], thread_id: Id) -> Response[Any]:
-        ctx = board_context(request)
+    @post("/threads/{thread_id:int}", name="mod_thread", opt={"role": "facilitator"})
+    async def thread(
+        self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str], thread_id: Id
+    ) -> Response[Any]:
         form = await read_form(request)
         action = str(form.get("action", ""))
-        who = await staff(ctx, request, slug, "facilitator" if action in FACILITATOR_ACTIONS else "moderator")
+        if action not in FACILITATOR_ACTIONS and not accounts.allows(who.role, "moderator"):
+            raise Forbidden("Cette action est réservée aux modérateurs de l'événement.")
         await threads.act_on_thread(ctx, who.event, who.actor, thread_id, action, form.get("prompt"))
         return await _after(
             request, ctx, who, gettext(THREAD_DONE.get(action, "C'est fait.")), f"#t{thread_id}"
@@ -134,10 +135,8 @@ class ModerationController(Controller):
 
     @post("/participants/{participant_id:str}/ban", name="mod_ban")
     async def ban(
-        self, request: Request, slug: FromPath[str], participant_id: FromPath[str]
+        self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str], participant_id: FromPath[str]
     ) -> Response[Any]:
-        ctx = board_context(request)
-        who = await staff(ctx, request, slug, "moderator")
         await moderation.ban(ctx, who.event, who.actor, participant_id)
         return await _after(
             request,
@@ -147,9 +146,7 @@ class ModerationController(Controller):
         )
 
     @post("/settings", name="mod_settings")
-    async def settings(self, request: Request, slug: FromPath[str]) -> Response[Any]:
-        ctx = board_context(request)
-        who = await staff(ctx, request, slug, "moderator")
+    async def settings(self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str]) -> Response[Any]:
         form = await read_form(request)
         await moderation.change_settings(
             ctx, who.event, who.actor, form.get("moderation") or None, form.get("voting") or None
@@ -157,21 +154,15 @@ class ModerationController(Controller):
         return await _after(request, ctx, who, gettext("Réglages enregistrés."), "#settings")
 
     @get("/export.csv", name="mod_export_csv")
-    async def export_csv(self, request: Request, slug: FromPath[str]) -> Response[str]:
-        ctx = board_context(request)
-        who = await staff(ctx, request, slug, "moderator")
+    async def export_csv(self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str]) -> Response[str]:
         return _download(await export.as_csv(ctx, who.event, ctx.settings.data_licence), slug, "csv")
 
     @get("/export.json", name="mod_export_json")
-    async def export_json(self, request: Request, slug: FromPath[str]) -> Response[str]:
-        ctx = board_context(request)
-        who = await staff(ctx, request, slug, "moderator")
+    async def export_json(self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str]) -> Response[str]:
         return _download(await export.as_json(ctx, who.event, ctx.settings.data_licence), slug, "json")
 
     @get("/audit", name="mod_audit")
-    async def audit_log(self, request: Request, slug: FromPath[str]) -> Template:
-        ctx = board_context(request)
-        who = await staff(ctx, request, slug, "moderator")
+    async def audit_log(self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str]) -> Template:
         entries = await audit.entries(ctx, who.event.id)
         return Template(
             "moderation/audit.html", context={"event": who.event, "entries": entries, "staff": who}

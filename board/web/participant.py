@@ -14,7 +14,7 @@ from board.domain.answers import Sort
 from board.domain.errors import Invalid
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.domain.votes import parse_value
-from board.web.deps import Ctx, Id, Votes, board_context, read_form, visitor
+from board.web.deps import Ctx, Id, Votes, read_form, visitor
 from board.web.i18n import gettext, translate_template
 from board.web.identity import read_participant
 from board.web.render import Fragments, is_htmx, page
@@ -63,13 +63,11 @@ class ParticipantController(Controller):
     include_in_schema = False
 
     @get("/", name="home")
-    async def home(self, request: Request) -> Template:
-        ctx = board_context(request)
+    async def home(self, request: Request, ctx: Ctx) -> Template:
         return page(request, "participant/home.html", {"events": await events.list_events(ctx)})
 
     @get("/join", name="join")
-    async def join(self, request: Request, code: FromQuery[str] = "") -> Response[Any]:
-        ctx = board_context(request)
+    async def join(self, request: Request, ctx: Ctx, code: FromQuery[str] = "") -> Response[Any]:
         slug = code.strip().lower().rsplit("/", 1)[-1]
         try:
             event = await events.get_event(ctx, slug)
@@ -87,8 +85,7 @@ class ParticipantController(Controller):
         return Redirect(f"/e/{event.slug}", status_code=303)
 
     @get("/e/{slug:str}", name="event")
-    async def event_page(self, request: Request, slug: FromPath[str]) -> Response[Any]:
-        ctx = board_context(request)
+    async def event_page(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> Response[Any]:
         event = await events.get_event(ctx, slug)
         participant, cookies = await visitor(ctx, request, event)
         threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
@@ -98,10 +95,9 @@ class ParticipantController(Controller):
         )
 
     @post("/e/{slug:str}/profile", name="profile")
-    async def profile(self, request: Request, slug: FromPath[str]) -> Response[Any]:
+    async def profile(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> Response[Any]:
         from board.domain import participants
 
-        ctx = board_context(request)
         event = await events.get_event(ctx, slug)
         participant, cookies = await visitor(ctx, request, event)
         form = await read_form(request)
@@ -141,12 +137,12 @@ class ParticipantController(Controller):
     async def thread_page(
         self,
         request: Request,
+        ctx: Ctx,
         slug: FromPath[str],
         thread_id: Id,
         sort: FromQuery[str] = "top",
         rephrase: FromQuery[int | None] = None,
     ) -> Response[Any]:
-        ctx = board_context(request)
         event = await events.get_event(ctx, slug)
         thread = await events.get_thread(ctx, event, thread_id)
         participant, cookies = await visitor(ctx, request, event)
@@ -169,8 +165,9 @@ class ParticipantController(Controller):
         )
 
     @post("/e/{slug:str}/t/{thread_id:int}/answers", name="answer")
-    async def post_answer(self, request: Request, slug: FromPath[str], thread_id: Id) -> Response[Any]:
-        ctx = board_context(request)
+    async def post_answer(
+        self, request: Request, ctx: Ctx, slug: FromPath[str], thread_id: Id
+    ) -> Response[Any]:
         event = await events.get_event(ctx, slug)
         thread = await events.get_thread(ctx, event, thread_id)
         participant, cookies = await visitor(ctx, request, event)

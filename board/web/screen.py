@@ -14,10 +14,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
 from board.domain import accounts, counts, events, results
+from board.domain.context import BoardContext
 from board.domain.errors import NotFound
 from board.domain.results import ThreadResults
 from board.domain.views import EventView, ThreadView
-from board.web.deps import Id, board_context
+from board.web.deps import Ctx, Id
 from board.web.render import page
 from board.web.staff import signed_in
 
@@ -59,9 +60,14 @@ def join_url(base: str, slug: str) -> str:
 
 
 async def _screen(
-    request: Request, slug: str, thread_id: int | None, only: str | None, qr: str | None, block: str | None
+    request: Request,
+    ctx: BoardContext,
+    slug: str,
+    thread_id: int | None,
+    only: str | None,
+    qr: str | None,
+    block: str | None,
 ) -> Template:
-    ctx = board_context(request)
     event = await events.get_event(ctx, slug)
     listed = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
     if not listed:
@@ -100,28 +106,29 @@ class ScreenController(Controller):
     async def screen(
         self,
         request: Request,
+        ctx: Ctx,
         slug: FromPath[str],
         only: FromQuery[str | None] = None,
         qr: FromQuery[str | None] = None,
         block: FromQuery[str | None] = None,
     ) -> Template:
-        return await _screen(request, slug, None, only, qr, block)
+        return await _screen(request, ctx, slug, None, only, qr, block)
 
     @get("/e/{slug:str}/t/{thread_id:int}/screen", name="thread_screen")
     async def thread_screen(
         self,
         request: Request,
+        ctx: Ctx,
         slug: FromPath[str],
         thread_id: Id,
         only: FromQuery[str | None] = None,
         qr: FromQuery[str | None] = None,
         block: FromQuery[str | None] = None,
     ) -> Template:
-        return await _screen(request, slug, thread_id, only, qr, block)
+        return await _screen(request, ctx, slug, thread_id, only, qr, block)
 
     @get("/e/{slug:str}/results", name="results")
-    async def results_page(self, request: Request, slug: FromPath[str]) -> Template:
-        ctx = board_context(request)
+    async def results_page(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> Template:
         event = await events.get_event(ctx, slug)
         listed = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
         every = [await results.thread_results(ctx, t, event.segments, limit=10) for t in listed]
@@ -140,8 +147,7 @@ class ScreenController(Controller):
         media_type="image/svg+xml",
         cache_control=CacheControlHeader(max_age=300, public=True),
     )
-    async def qr(self, request: Request, slug: FromPath[str]) -> Response[bytes]:
-        ctx = board_context(request)
+    async def qr(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> Response[bytes]:
         event = await events.get_event(ctx, slug)
         return Response(qr_svg(join_url(ctx.settings.public_url, event.slug)), media_type="image/svg+xml")
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.handlers.base import BaseRouteHandler
 
 from board.domain import accounts, events
 from board.domain.accounts import AccountView
@@ -65,7 +69,7 @@ async def close_session(ctx: BoardContext, request: Request) -> None:
         await ctx.live.sessions.delete(token)
 
 
-async def signed_in(ctx: BoardContext, request: Request) -> AccountView | None:
+async def signed_in(ctx: BoardContext, request: ASGIConnection[Any, Any, Any, Any]) -> AccountView | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -75,7 +79,9 @@ async def signed_in(ctx: BoardContext, request: Request) -> AccountView | None:
     return await accounts.get_account(ctx, int(raw))
 
 
-async def staff(ctx: BoardContext, request: Request, slug: str, needed: str = "facilitator") -> Staff:
+async def staff(
+    ctx: BoardContext, request: ASGIConnection[Any, Any, Any, Any], slug: str, needed: str = "facilitator"
+) -> Staff:
     """The signed-in account with at least `needed` on the event: 303 to /login, or 403."""
     account = await signed_in(ctx, request)
     if account is None:
@@ -87,3 +93,22 @@ async def staff(ctx: BoardContext, request: Request, slug: str, needed: str = "f
     if not accounts.allows(role, needed):
         raise Forbidden("Cette action est réservée aux modérateurs de l'événement.")
     return Staff(account, event, role)
+
+
+async def requires_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard: the signed-in account holds at least the handler's `opt["role"]` on the path's event.
+
+    The staff member found is kept on the connection for the `who` dependency.
+    """
+    ctx: BoardContext = connection.app.state.board
+    needed = str(handler.opt.get("role", "facilitator"))
+    connection.state.staff = await staff(ctx, connection, connection.path_params["slug"], needed)
+
+
+def current_staff(request: Request) -> Staff:
+    who: Staff = request.state.staff
+    return who
+
+
+Who = NamedDependency[Staff]
+"""The staff member the `requires_role` guard let in."""

@@ -18,7 +18,7 @@ from board.domain.errors import TooFast
 from board.domain.views import AnswerView, EventView, ThreadView
 from board.live.channels import event_channel, thread_channel
 from board.live.messages import Counts, NewAnswer, Ping, Status, encode
-from board.web.deps import Id, board_context
+from board.web.deps import Ctx, Id
 from board.web.i18n import current
 from board.web.identity import client_address, read_participant
 from board.web.render import Fragments
@@ -226,16 +226,16 @@ class StreamController(Controller):
     include_in_schema = False
 
     @get("/e/{slug:str}/t/{thread_id:int}/stream", name="thread_stream")
-    async def thread_stream(self, request: Request, slug: FromPath[str], thread_id: Id) -> ServerSentEvent:
-        ctx = board_context(request)
+    async def thread_stream(
+        self, request: Request, ctx: Ctx, slug: FromPath[str], thread_id: Id
+    ) -> ServerSentEvent:
         event = await events.get_event(ctx, slug)
         thread = await events.get_thread(ctx, event, thread_id)
         release = _participant_slots(ctx, request, event)
         return CountedStream(_thread_events(ctx, request.app.state.fragments, event, thread), release)
 
     @get("/e/{slug:str}/stream", name="event_stream")
-    async def event_stream(self, request: Request, slug: FromPath[str]) -> ServerSentEvent:
-        ctx = board_context(request)
+    async def event_stream(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> ServerSentEvent:
         event = await events.get_event(ctx, slug)
         release = _participant_slots(ctx, request, event)
         return CountedStream(_event_events(ctx, request.app.state.fragments, event), release)
