@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from litestar import Litestar
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -37,6 +38,24 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+# Staff accounts are made in most tests, each hash costing 0.1-0.3 s with the production parameters
+# (argon2's defaults: 64 MiB, 3 passes, 4 lanes). In process, tests hash with the cheapest argon2id
+# instead; a test marked `real_argon2`, and every served board, keeps the production hasher.
+CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_argon2: hash passwords with the production argon2 parameters")
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("real_argon2") is None:
+        from board.domain import accounts
+
+        monkeypatch.setattr(accounts, "_hasher", CHEAP_ARGON2)
 
 
 def test_settings(tmp_path: Path, *, redis: bool = False, **overrides: Any) -> Settings:

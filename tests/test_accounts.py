@@ -1,5 +1,8 @@
 """Signing in: argon2id accounts, a fresh HttpOnly session per login, the same answer for every failure."""
 
+import pytest
+from argon2 import PasswordHasher, extract_parameters
+
 from board.domain import accounts
 from tests.conftest import PASSWORD, SLUG, Board
 
@@ -62,6 +65,7 @@ async def test_repeated_failures_are_limited_per_username(board: Board) -> None:
     assert (await other.submit("/login", {"username": "gaby", "password": PASSWORD})).status_code == 303
 
 
+@pytest.mark.real_argon2
 async def test_passwords_are_stored_as_argon2id(board: Board) -> None:
     from sqlmodel import select
 
@@ -71,4 +75,12 @@ async def test_passwords_are_stored_as_argon2id(board: Board) -> None:
     async with board.ctx.db.session() as session:
         stored = (await session.exec(select(Account).where(Account.username == "hana"))).one()
     assert stored.password_hash.startswith("$argon2id$")
+    production = PasswordHasher()  # the library's defaults, which the board keeps
+    used = extract_parameters(stored.password_hash)
+    assert (used.memory_cost, used.time_cost, used.parallelism) == (
+        production.memory_cost,
+        production.time_cost,
+        production.parallelism,
+    )
+    assert used.memory_cost >= 65536, "at least 64 MiB"
     assert PASSWORD not in stored.password_hash

@@ -1,26 +1,32 @@
 """The command line as an operator runs it: `board seed`, `account add`, `counters rebuild`, `export`, `db upgrade`.
 
-Each test runs `python -m board.cli` in a subprocess from the repository root, on its own SQLite file and
-data directory, then checks what the command printed, its exit status and what it left in the database.
+Each test calls `board.cli.main(argv)` in process, with the environment of an operator's shell (its own
+SQLite file and data directory), then checks what the command printed, its exit status and what it left
+in the database. The commands run their own event loop (`asyncio.run`), so they are called from plain
+test functions, or from a thread in the async ones. `board serve` is tested as a real process elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
 import sqlite3
-import subprocess
 import sys
 import tomllib
 import uuid
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import DEMO_SEED, REDIS_URL, ROOT, SLUG, Phone, start_board
+from board.cli import main
+from tests.conftest import DEMO_SEED, REDIS_URL, SLUG, Phone, start_board
 
 SEED = tomllib.loads(DEMO_SEED.read_text(encoding="utf-8"))
 OPEN_PROMPTS = [t["prompt"] for t in SEED["threads"] if t.get("status", "open") == "open"]
@@ -28,27 +34,50 @@ DRAFT_PROMPTS = [t["prompt"] for t in SEED["threads"] if t.get("status") == "dra
 SECRET = "cli-password-0123"
 
 
+@dataclass
+class Ran:
+    """What a command left: its exit status and what it wrote, as the shell would see them."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Cli = Callable[..., Ran]
+
+
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """The environment of an operator's shell: a database file and data directory of the test's own."""
-    values = {k: v for k, v in os.environ.items() if not k.startswith("BOARD_")}
-    values.update(
-        BOARD_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'board.sqlite3'}",
-        BOARD_DATA_DIR=str(tmp_path / "var"),
-    )
-    return values
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """`board ARGS...` in process, in an operator's environment: a database file and data directory of
+    the test's own, no other BOARD_ variable. `env` adds variables for one call.
 
+    Standard output and error go to buffers of the call's own (not capsys: a logging handler set up while
+    a capsys buffer is sys.stderr would keep writing to it once pytest has closed it).
+    """
+    for name in [k for k in os.environ if k.startswith("BOARD_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("BOARD_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'board.sqlite3'}")
+    monkeypatch.setenv("BOARD_DATA_DIR", str(tmp_path / "var"))
 
-def board(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "board.cli", *args],
-        env=env,
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Ran:
+        out, err = io.StringIO(), io.StringIO()
+        code = 0
+        with monkeypatch.context() as scoped, redirect_stdout(out), redirect_stderr(err):
+            for name, value in (env or {}).items():
+                scoped.setenv(name, value)
+            scoped.setattr(sys, "stdin", io.StringIO(stdin or ""))
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                # What the interpreter does with sys.exit(...): a string goes to stderr, the status is 1.
+                if isinstance(exc.code, str):
+                    print(exc.code, file=err)
+                    code = 1
+                else:
+                    code = exc.code or 0
+        return Ran(code, out.getvalue(), err.getvalue())
+
+    return run
 
 
 async def shown(phone: Phone, thread_id: int) -> tuple[int, int]:
@@ -63,11 +92,11 @@ def threads_in(tmp_path: Path) -> list[tuple[str, str]]:
         return list(db.execute("SELECT prompt, status FROM thread ORDER BY position, id"))
 
 
-def test_seed_twice_creates_the_demo_threads_once(env: dict[str, str], tmp_path: Path) -> None:
-    first = board(env, "seed")
+def test_seed_twice_creates_the_demo_threads_once(cli: Cli, tmp_path: Path) -> None:
+    first = cli("seed")
     assert first.returncode == 0, first.stderr
     assert f"seeded {SLUG}: 5 new thread(s)" in first.stdout
-    second = board(env, "seed")
+    second = cli("seed")
     assert second.returncode == 0, second.stderr
     assert f"seeded {SLUG}: 0 new thread(s)" in second.stdout
 
@@ -76,65 +105,64 @@ def test_seed_twice_creates_the_demo_threads_once(env: dict[str, str], tmp_path:
     assert [p for p, s in threads if s == "draft"] == DRAFT_PROMPTS and len(DRAFT_PROMPTS) == 1
     assert len(threads) == 5
 
-    exported = board(env, "export", SLUG, "--format", "json")
+    exported = cli("export", SLUG, "--format", "json")
     assert exported.returncode == 0, exported.stderr
     document = json.loads(exported.stdout)
     assert document["event"]["slug"] == SLUG
     assert document["licence"] == "Licence Ouverte / Etalab 2.0"
 
 
-def test_the_json_export_lists_every_prompt_even_before_any_answer(env: dict[str, str]) -> None:
-    assert board(env, "seed").returncode == 0
-    exported = board(env, "export", SLUG, "--format", "json")
+def test_the_json_export_lists_every_prompt_even_before_any_answer(cli: Cli) -> None:
+    assert cli("seed").returncode == 0
+    exported = cli("export", SLUG, "--format", "json")
     assert exported.returncode == 0, exported.stderr
     prompts = [t["prompt"] for t in json.loads(exported.stdout)["threads"]]
     assert sorted(prompts) == sorted(OPEN_PROMPTS + DRAFT_PROMPTS)
 
 
-async def test_an_account_added_with_password_stdin_signs_in_with_its_role(
-    env: dict[str, str], tmp_path: Path
-) -> None:
-    assert board(env, "seed").returncode == 0
+def test_an_account_added_with_password_stdin_signs_in_with_its_role(cli: Cli, tmp_path: Path) -> None:
+    assert cli("seed").returncode == 0
     args = ("account", "add", "fatou", "--event", SLUG, "--role", "facilitator", "--password-stdin")
-    made = await asyncio.to_thread(board, env, *args, stdin=SECRET + "\n")
+    made = cli(*args, stdin=SECRET + "\n")
     assert made.returncode == 0, made.stderr
     assert made.stdout.strip() == f"account fatou created, facilitator of {SLUG}"
     assert SECRET not in made.stdout + made.stderr
 
-    again = await asyncio.to_thread(board, env, *args, stdin="another-password-456\n")
+    again = cli(*args, stdin="another-password-456\n")
     assert again.returncode != 0
     assert again.stderr.startswith("board: ") and "fatou" in again.stderr, "one clear line naming the account"
     assert again.stderr.count("\n") == 1 and "Traceback" not in again.stderr
 
-    async for running in start_board(tmp_path):
-        phone = await running.phone("/login")
-        assert (
-            await phone.submit("/login", {"username": "fatou", "password": "another-password-456"})
-        ).status_code == 401
-        assert (await phone.submit("/login", {"username": "fatou", "password": SECRET})).status_code == 303
-        assert (await phone.open(f"/mod/{SLUG}")).status_code == 200
-        assert (await phone.open(f"/mod/{SLUG}/audit")).status_code == 403, "a facilitator, not a moderator"
+    async def sign_in() -> None:
+        async for running in start_board(tmp_path):
+            phone = await running.phone("/login")
+            assert (
+                await phone.submit("/login", {"username": "fatou", "password": "another-password-456"})
+            ).status_code == 401
+            assert (
+                await phone.submit("/login", {"username": "fatou", "password": SECRET})
+            ).status_code == 303
+            assert (await phone.open(f"/mod/{SLUG}")).status_code == 200
+            assert (await phone.open(f"/mod/{SLUG}/audit")).status_code == 403, (
+                "a facilitator, not a moderator"
+            )
+
+    asyncio.run(sign_in())
 
 
-def test_account_add_refuses_a_short_password_or_a_role_without_event(
-    env: dict[str, str], tmp_path: Path
-) -> None:
-    assert board(env, "seed").returncode == 0
-    short = board(env, "account", "add", "gael", "--password-stdin", stdin="short\n")
+def test_account_add_refuses_a_short_password_or_a_role_without_event(cli: Cli, tmp_path: Path) -> None:
+    assert cli("seed").returncode == 0
+    short = cli("account", "add", "gael", "--password-stdin", stdin="short\n")
     assert short.returncode != 0
     assert short.stderr.startswith("board: ") and "8" in short.stderr, "says how long a password must be"
-    orphan = board(
-        env, "account", "add", "gael", "--role", "moderator", "--password-stdin", stdin=SECRET + "\n"
-    )
+    orphan = cli("account", "add", "gael", "--role", "moderator", "--password-stdin", stdin=SECRET + "\n")
     assert orphan.returncode != 0
     assert orphan.stderr.startswith("board: ") and "--event" in orphan.stderr
     with sqlite3.connect(tmp_path / "board.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM account").fetchone() == (0,)
 
 
-async def test_counters_rebuild_repairs_drifted_redis_counters_from_sql(
-    env: dict[str, str], tmp_path: Path
-) -> None:
+async def test_counters_rebuild_repairs_drifted_redis_counters_from_sql(cli: Cli, tmp_path: Path) -> None:
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
     redis = Redis.from_url(REDIS_URL)
     try:
@@ -155,11 +183,9 @@ async def test_counters_rebuild_repairs_drifted_redis_counters_from_sql(
             await redis.hset(f"{prefix}t:{thread_id}", mapping={"answers": 40, "votes": 99})
             assert await shown(author, thread_id) == (40, 99), "the API reads the live counters"
 
+            # The command runs its own event loop: in a thread, beside the running board's.
             rebuilt = await asyncio.to_thread(
-                board,
-                {**env, "BOARD_REDIS_URL": REDIS_URL, "BOARD_REDIS_PREFIX": prefix},
-                "counters",
-                "rebuild",
+                cli, "counters", "rebuild", env={"BOARD_REDIS_URL": REDIS_URL, "BOARD_REDIS_PREFIX": prefix}
             )
             assert rebuilt.returncode == 0, rebuilt.stderr
             assert f"{SLUG}: counters rebuilt for 5 thread(s)" in rebuilt.stdout
@@ -170,24 +196,24 @@ async def test_counters_rebuild_repairs_drifted_redis_counters_from_sql(
         await redis.aclose()
 
 
-def test_counters_rebuild_runs_without_redis_for_one_event(env: dict[str, str]) -> None:
-    assert board(env, "seed").returncode == 0
-    rebuilt = board(env, "counters", "rebuild", "--event", SLUG)
+def test_counters_rebuild_runs_without_redis_for_one_event(cli: Cli) -> None:
+    assert cli("seed").returncode == 0
+    rebuilt = cli("counters", "rebuild", "--event", SLUG)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert rebuilt.stdout.strip() == f"{SLUG}: counters rebuilt for 5 thread(s)"
 
 
-def test_counters_rebuild_for_an_unknown_event_says_so_plainly(env: dict[str, str]) -> None:
-    assert board(env, "seed").returncode == 0
-    rebuilt = board(env, "counters", "rebuild", "--event", "no-such-event")
+def test_counters_rebuild_for_an_unknown_event_says_so_plainly(cli: Cli) -> None:
+    assert cli("seed").returncode == 0
+    rebuilt = cli("counters", "rebuild", "--event", "no-such-event")
     assert rebuilt.returncode != 0
     assert "Traceback" not in rebuilt.stderr
     assert rebuilt.stderr.startswith("board: ")
 
 
-def test_db_upgrade_creates_the_schema_and_can_run_again(env: dict[str, str], tmp_path: Path) -> None:
+def test_db_upgrade_creates_the_schema_and_can_run_again(cli: Cli, tmp_path: Path) -> None:
     for _ in range(2):
-        upgraded = board(env, "db", "upgrade")
+        upgraded = cli("db", "upgrade")
         assert upgraded.returncode == 0, upgraded.stderr
         assert "database is up to date" in upgraded.stdout
     with sqlite3.connect(tmp_path / "board.sqlite3") as db:
