@@ -3,12 +3,42 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 DEFAULT_SEGMENTS = ["citoyen", "étudiant", "agent public"]
-REASONS = ("offtopic", "abusive", "duplicate", "personal-data", "other")
+
+
+class AnswerStatus(StrEnum):
+    PENDING = "pending"
+    PUBLISHED = "published"
+    HIDDEN = "hidden"
+    REJECTED = "rejected"
+
+
+WITHHELD = (AnswerStatus.HIDDEN, AnswerStatus.REJECTED)
+"""Set aside by a moderator: the text is never published, not even under the answer it was merged into."""
+
+
+class ThreadStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Reason(StrEnum):
+    """Why an answer was hidden or rejected."""
+
+    OFFTOPIC = "offtopic"
+    ABUSIVE = "abusive"
+    DUPLICATE = "duplicate"
+    PERSONAL_DATA = "personal-data"
+    OTHER = "other"
+
+
+REASONS = tuple(Reason)
 
 
 def utcnow() -> datetime:
@@ -35,7 +65,7 @@ class Thread(SQLModel, table=True):
     event_id: int = Field(foreign_key="event.id", index=True)
     prompt: str = Field(max_length=500)
     position: int = Field(default=0)
-    status: str = Field(default="open", max_length=8)
+    status: str = Field(default=ThreadStatus.OPEN, max_length=8)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -58,7 +88,7 @@ class Answer(SQLModel, table=True):
     thread_id: int = Field(foreign_key="thread.id")
     participant_id: str = Field(foreign_key="participant.id", index=True, max_length=32)
     body: str = Field(max_length=500)
-    status: str = Field(default="published", max_length=10)
+    status: str = Field(default=AnswerStatus.PUBLISHED, max_length=10)
     reason: str | None = Field(default=None, max_length=20)
     pinned: bool = Field(default=False)
     merged_into: int | None = Field(default=None, foreign_key="answer.id")

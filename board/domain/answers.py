@@ -18,7 +18,7 @@ from board.domain.views import AnswerView, EventView, ParticipantView, ThreadVie
 from board.live.channels import event_channel, mod_channel, thread_channel
 from board.live.counters import ThreadCounts
 from board.live.messages import NewAnswer
-from board.models import Answer, Participant, Thread, Vote
+from board.models import Answer, AnswerStatus, Participant, Thread, ThreadStatus, Vote
 
 BODY_MAX = 500
 Sort = Literal["top", "new"]
@@ -96,14 +96,14 @@ async def post(
             return existing, False
     if not thread.is_open:
         raise Conflict("Ce fil est fermé : il n'accepte plus de réponses.")
-    status = "pending" if event.moderation == "pre" else "published"
+    status = AnswerStatus.PENDING if event.moderation == "pre" else AnswerStatus.PUBLISHED
     answer = Answer(
         thread_id=thread.id, participant_id=participant.id, body=text, status=status, client_key=key
     )
     async with ctx.db.writing() as session:
         current = await session.get(Thread, thread.id)
         banned = await session.get(Participant, participant.id)
-        if current is None or current.status != "open":
+        if current is None or current.status != ThreadStatus.OPEN:
             raise Conflict("Ce fil est fermé : il n'accepte plus de réponses.")
         if banned is not None and banned.banned:
             raise Forbidden("Votre participation a été suspendue par la modération.")
@@ -161,7 +161,7 @@ async def list_answers(
 
     The viewer also sees their own answers that are awaiting moderation or were set aside.
     """
-    visible = col(Answer.status) == "published"
+    visible = col(Answer.status) == AnswerStatus.PUBLISHED
     if viewer:
         visible = or_(visible, col(Answer.participant_id) == viewer)
     query = select(Answer).where(Answer.thread_id == thread.id, col(Answer.merged_into).is_(None), visible)
@@ -191,7 +191,7 @@ async def list_answers(
         if ids:
             rows = await session.exec(
                 select(Answer.merged_into, Answer.body)
-                .where(col(Answer.merged_into).in_(ids), Answer.status == "published")
+                .where(col(Answer.merged_into).in_(ids), Answer.status == AnswerStatus.PUBLISHED)
                 .order_by(col(Answer.id))
             )
             for target, body in rows:

@@ -16,7 +16,7 @@ from board.domain.views import ThreadView
 from board.live.channels import event_channel, thread_channel
 from board.live.counters import ThreadCounts
 from board.live.messages import Counts, Status
-from board.models import Event, Thread
+from board.models import Event, Thread, ThreadStatus
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ async def heal(ctx: BoardContext) -> list[int]:
 _LIVE_THREADS = (
     select(Thread.id, Event.slug)
     .join(Event, col(Event.id) == col(Thread.event_id))
-    .where(Thread.status != "draft")
+    .where(Thread.status != ThreadStatus.DRAFT)
 )
 
 

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from board.domain.context import BoardContext
 from board.domain.errors import NotFound
 from board.domain.views import EventView, ThreadView
-from board.models import Event, Thread
+from board.models import Event, Thread, ThreadStatus
 
 
 def event_view(event: Event | Row[Any]) -> EventView:
@@ -56,7 +56,7 @@ _ALL_THREADS = (
     .where(_THREADS.c.event_id == bindparam("event"))
     .order_by(_THREADS.c.position, _THREADS.c.id)
 )
-_PUBLIC_THREADS = _ALL_THREADS.where(_THREADS.c.status != "draft")
+_PUBLIC_THREADS = _ALL_THREADS.where(_THREADS.c.status != ThreadStatus.DRAFT)
 _THREAD_BY_ID = sa_select(_THREADS).where(_THREADS.c.id == bindparam("thread"))
 
 
@@ -86,6 +86,6 @@ async def get_thread(
 ) -> ThreadView:
     async with ctx.db.engine.connect() as conn:
         thread = (await conn.execute(_THREAD_BY_ID, {"thread": thread_id})).first()
-    if thread is None or thread.event_id != event.id or (public and thread.status == "draft"):
+    if thread is None or thread.event_id != event.id or (public and thread.status == ThreadStatus.DRAFT):
         raise NotFound("Ce fil de discussion n'existe pas.")
     return thread_view(thread)

@@ -14,7 +14,7 @@ from board.domain.events import list_threads
 from board.domain.results import published_segment
 from board.domain.tally import recount_answers
 from board.domain.views import EventView
-from board.models import Answer, Thread
+from board.models import Answer, AnswerStatus, Thread
 
 REDACTED_REASONS = ("personal-data", "abusive")
 REDACTED = "[texte retiré par la modération]"
@@ -45,7 +45,9 @@ async def rows(ctx: BoardContext, event: EventView) -> list[dict[str, Any]]:
             "prompt": thread.prompt,
             "answer_id": answer.id,
             "answer": REDACTED if answer.reason in REDACTED_REASONS else answer.body,
-            "status": "merged" if answer.merged_into and answer.status == "published" else answer.status,
+            "status": "merged"
+            if answer.merged_into and answer.status == AnswerStatus.PUBLISHED
+            else answer.status,
             "reason": answer.reason or "",
             "merged_into": answer.merged_into or "",
             "agree": c.agree,

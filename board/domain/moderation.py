@@ -18,18 +18,18 @@ from board.domain.tally import recount_answers
 from board.domain.views import AnswerView, EventView
 from board.live.channels import event_channel, mod_channel, thread_channel
 from board.live.messages import Status
-from board.models import REASONS, Answer, Event, Participant, Thread, Vote
+from board.models import REASONS, WITHHELD, Answer, AnswerStatus, Event, Participant, Thread, Vote
 
 ANSWER_ACTIONS = ("approve", "reject", "hide", "restore", "pin", "unpin", "merge")
 NEEDS_REASON = ("reject", "hide")
 ALLOWED_FROM = {
-    "approve": ("pending", "rejected", "hidden"),
-    "reject": ("pending",),
-    "hide": ("published",),
-    "restore": ("hidden", "rejected"),
-    "pin": ("published",),
-    "unpin": ("published",),
-    "merge": ("published",),
+    "approve": (AnswerStatus.PENDING, AnswerStatus.REJECTED, AnswerStatus.HIDDEN),
+    "reject": (AnswerStatus.PENDING,),
+    "hide": (AnswerStatus.PUBLISHED,),
+    "restore": WITHHELD,
+    "pin": (AnswerStatus.PUBLISHED,),
+    "unpin": (AnswerStatus.PUBLISHED,),
+    "merge": (AnswerStatus.PUBLISHED,),
 }
 AFTER_MERGE = ("hide", "restore")
 """A merged answer's text is shown under the answer it joined: it can still be withdrawn, and brought back."""
@@ -82,15 +82,18 @@ async def act_on_answer(
             target = await _answer_of_event(session, event, into)
             if target.id == answer.id or target.thread_id != answer.thread_id:
                 raise Invalid("La fusion se fait vers une autre réponse du même fil.")
-            if target.status != "published" or target.merged_into is not None:
+            if target.status != AnswerStatus.PUBLISHED or target.merged_into is not None:
                 raise Conflict("La réponse cible doit être publiée et ne pas être déjà fusionnée.")
             await _move_votes(session, answer_id, into)
             answer.merged_into = into
             target_label = f"answer {answer_id} into {into}"
         elif action in ("approve", "restore"):
-            answer.status, answer.reason = "published", None
+            answer.status, answer.reason = AnswerStatus.PUBLISHED, None
         elif action in ("reject", "hide"):
-            answer.status, answer.reason = ("rejected" if action == "reject" else "hidden"), reason
+            answer.status, answer.reason = (
+                (AnswerStatus.REJECTED if action == "reject" else AnswerStatus.HIDDEN),
+                reason,
+            )
             answer.pinned = False
         else:
             answer.pinned = action == "pin"
@@ -178,12 +181,17 @@ async def announce(ctx: BoardContext, event: EventView, thread_ids: list[int]) -
 
 async def queue(ctx: BoardContext, event: EventView) -> list[ModAnswer]:
     """Pending answers of the event, oldest first."""
-    return await _mod_answers(ctx, event, statuses=("pending",), oldest_first=True)
+    return await _mod_answers(ctx, event, statuses=(AnswerStatus.PENDING,), oldest_first=True)
 
 
 async def thread_answers(ctx: BoardContext, event: EventView) -> list[ModAnswer]:
     """Published and set-aside answers of every thread, pinned and best first."""
-    return await _mod_answers(ctx, event, statuses=("published", "hidden", "rejected"), oldest_first=False)
+    return await _mod_answers(
+        ctx,
+        event,
+        statuses=(AnswerStatus.PUBLISHED, AnswerStatus.HIDDEN, AnswerStatus.REJECTED),
+        oldest_first=False,
+    )
 
 
 async def _mod_answers(
@@ -232,7 +240,7 @@ async def set_aside(ctx: BoardContext, thread_id: int) -> list[tuple[str, int]]:
         reasons = await session.exec(
             select(Answer.reason).where(
                 Answer.thread_id == thread_id,
-                col(Answer.status).in_(("hidden", "rejected")),
+                col(Answer.status).in_(WITHHELD),
                 col(Answer.merged_into).is_(None),
             )
         )

@@ -15,7 +15,7 @@ from board.domain.errors import NotFound
 from board.domain.events import event_view, thread_view
 from board.domain.tally import recount_answers
 from board.domain.views import ThreadView
-from board.models import Event, Thread
+from board.models import Event, Thread, ThreadStatus
 
 BRIDGE_APPROVAL = 0.6
 BRIDGE_MIN_SEGMENTS = 2
@@ -69,7 +69,7 @@ async def public_thread(ctx: BoardContext, thread_id: int) -> tuple[ThreadView, 
                 .where(Thread.id == thread_id)
             )
         ).first()
-    if row is None or row[0].status == "draft":
+    if row is None or row[0].status == ThreadStatus.DRAFT:
         raise NotFound("Ce fil de discussion n'existe pas.")
     return thread_view(row[0]), event_view(row[1]).segments
 

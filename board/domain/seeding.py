@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import select
 
 from board.domain.context import BoardContext
-from board.models import DEFAULT_SEGMENTS, Event, Thread
+from board.models import DEFAULT_SEGMENTS, Event, Thread, ThreadStatus
 
 EVENT_FIELDS = ("title", "place", "date", "organisers", "description", "moderation", "voting")
 SLUG = re.compile(r"[a-z0-9-]+")
@@ -64,7 +64,10 @@ async def seed_file(ctx: BoardContext, path: Path) -> tuple[str, int]:
             if prompt in existing:
                 continue
             thread = Thread(
-                event_id=event.id, prompt=prompt, position=position, status=spec_thread.get("status", "open")
+                event_id=event.id,
+                prompt=prompt,
+                position=position,
+                status=spec_thread.get("status", ThreadStatus.OPEN),
             )
             session.add(thread)
             added.append(thread)
@@ -73,7 +76,7 @@ async def seed_file(ctx: BoardContext, path: Path) -> tuple[str, int]:
             first = (
                 await session.exec(
                     select(Thread)
-                    .where(Thread.event_id == event.id, Thread.status == "open")
+                    .where(Thread.event_id == event.id, Thread.status == ThreadStatus.OPEN)
                     .order_by(Thread.position)  # type: ignore[arg-type]
                 )
             ).first()

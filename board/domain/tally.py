@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
 from board.live.counters import ThreadCounts
-from board.models import Answer, Participant, Thread, Vote
+from board.models import Answer, AnswerStatus, Participant, Thread, Vote
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def count_threads(conn: Connection, thread_ids: Iterable[int]) -> dict[int, Thre
     votes: dict[int, int] = {}
     for thread_id, status, count, cast_votes in conn.execute(_THREAD_COUNTS, {"ids": ids}):
         answers[thread_id][status] = count
-        if status == "published":
+        if status == AnswerStatus.PUBLISHED:
             votes[thread_id] = int(cast_votes or 0)
     return {
         t: ThreadCounts(answers[t].get("published", 0), answers[t].get("pending", 0), votes.get(t, 0))
@@ -123,7 +123,7 @@ _PUBLISHED = (
     select(Answer.id, Answer.thread_id)
     .where(
         col(Answer.thread_id).in_(bindparam("ids", expanding=True)),
-        Answer.status == "published",
+        Answer.status == AnswerStatus.PUBLISHED,
         col(Answer.merged_into).is_(None),
     )
     .order_by(col(Answer.id))

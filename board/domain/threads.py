@@ -13,7 +13,7 @@ from board.domain.events import thread_view
 from board.domain.views import EventView, ThreadView
 from board.live.channels import event_channel, mod_channel, thread_channel
 from board.live.messages import Status
-from board.models import Event, Thread
+from board.models import Event, Thread, ThreadStatus
 
 PROMPT_MAX = 500
 THREAD_ACTIONS = ("open", "close", "present", "up", "down", "edit")
@@ -41,7 +41,7 @@ async def create_thread(ctx: BoardContext, event: EventView, actor: Actor, promp
         last = (
             await session.exec(select(func.max(Thread.position)).where(Thread.event_id == event.id))
         ).one()
-        thread = Thread(event_id=event.id, prompt=text, position=(last or 0) + 1, status="draft")
+        thread = Thread(event_id=event.id, prompt=text, position=(last or 0) + 1, status=ThreadStatus.DRAFT)
         session.add(thread)
         await session.flush()
         record(session, event.id, actor, "create-thread", f"thread {thread.id}")
@@ -63,13 +63,13 @@ async def act_on_thread(
         if action == "edit" and text is not None:
             thread.prompt = text
         elif action in ("open", "close"):
-            thread.status = "open" if action == "open" else "closed"
+            thread.status = ThreadStatus.OPEN if action == "open" else ThreadStatus.CLOSED
         elif action == "present":
             row = await session.get(Event, event.id)
             assert row is not None
             row.screen_thread_id = thread_id
-            if thread.status == "draft":
-                thread.status = "open"
+            if thread.status == ThreadStatus.DRAFT:
+                thread.status = ThreadStatus.OPEN
             session.add(row)
         else:
             siblings = list(

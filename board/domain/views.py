@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from board.live.counters import ThreadCounts
+from board.models import AnswerStatus, ThreadStatus
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ThreadView:
 
     @property
     def is_open(self) -> bool:
-        return self.status == "open"
+        return self.status == ThreadStatus.OPEN
 
 
 @dataclass(frozen=True)
@@ -68,4 +69,4 @@ class AnswerView:
 
     @property
     def is_published(self) -> bool:
-        return self.status == "published"
+        return self.status == AnswerStatus.PUBLISHED

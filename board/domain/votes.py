@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, update
+from sqlalchemy import Select, and_, bindparam, delete, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -30,7 +30,7 @@ from board.domain.tally import AnswerCounts, count_locked_threads
 from board.live.channels import event_channel, thread_channel
 from board.live.counters import ThreadCounts
 from board.live.messages import Counts
-from board.models import Answer, Event, Participant, Thread, Vote, utcnow
+from board.models import Answer, AnswerStatus, Event, Participant, Thread, ThreadStatus, Vote, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class VoteWriter:
         if (
             answer is None
             or answer.slug != request.slug
-            or answer.status != "published"
+            or answer.status != AnswerStatus.PUBLISHED
             or answer.merged_into is not None
         ):
             return NotFound("Cette réponse n'existe pas ou n'est pas publiée.")
@@ -190,7 +190,7 @@ class VoteWriter:
             return Forbidden(OTHER_EVENT)
         if voter is not None and voter.banned:
             return Forbidden("Votre participation a été suspendue par la modération.")
-        if answer.thread_status != "open":
+        if answer.thread_status != ThreadStatus.OPEN:
             return Conflict("Ce fil est fermé : les votes sont clos.")
         if request.value == -1 and answer.voting == "upvote":
             return Invalid("Cet événement n'accepte que des votes d'approbation.")
@@ -287,18 +287,18 @@ class _Plan:
         return bool(self.newcomers or self.upserts or self.removals or self.moves)
 
 
-_TARGETS = (
+_TARGETS: Select[*tuple[Any, ...]] = (
     sa_select(
-        col(Answer.id),
-        col(Answer.thread_id),
-        col(Answer.status),
-        col(Answer.merged_into),
-        col(Thread.status),
-        col(Event.slug),
-        col(Event.voting),
-        col(Event.id),
-        col(Answer.agree),
-        col(Answer.disagree),
+        col(Answer.id).label("answer_id"),
+        col(Answer.thread_id).label("thread_id"),
+        col(Answer.status).label("status"),
+        col(Answer.merged_into).label("merged_into"),
+        col(Thread.status).label("thread_status"),
+        col(Event.slug).label("slug"),
+        col(Event.voting).label("voting"),
+        col(Event.id).label("event_id"),
+        col(Answer.agree).label("agree"),
+        col(Answer.disagree).label("disagree"),
     )
     .join(Thread, col(Thread.id) == col(Answer.thread_id))
     .join(Event, col(Event.id) == col(Thread.event_id))
@@ -306,13 +306,13 @@ _TARGETS = (
     .order_by(col(Answer.id))
 )
 _TARGETS_LOCKED = _TARGETS.with_for_update(of=Answer.__table__)  # type: ignore[attr-defined]
-_VOTERS = (
+_VOTERS: Select[*tuple[Any, ...]] = (
     sa_select(
-        col(Participant.id),
-        col(Participant.event_id),
-        col(Participant.banned),
-        col(Vote.answer_id),
-        col(Vote.value),
+        col(Participant.id).label("participant_id"),
+        col(Participant.event_id).label("event_id"),
+        col(Participant.banned).label("banned"),
+        col(Vote.answer_id).label("answer_id"),
+        col(Vote.value).label("value"),
     )
     .outerjoin(
         Vote,
@@ -351,17 +351,16 @@ def _read(conn: Connection, answer_ids: list[int], people: list[str], *, lock: b
     answers: dict[int, _Target] = {}
     counts: dict[int, tuple[int, int]] = {}
     for row in conn.execute(_TARGETS_LOCKED if lock else _TARGETS, {"answers": answer_ids}):
-        answer_id = cast(int, row[0])
-        answers[answer_id] = _Target(row[1], row[2], row[3], row[4], row[5], row[6], cast(int, row[7]))
-        counts[answer_id] = (int(row[8]), int(row[9]))
+        answers[row.answer_id] = _Target(
+            row.thread_id, row.status, row.merged_into, row.thread_status, row.slug, row.voting, row.event_id
+        )
+        counts[row.answer_id] = (int(row.agree), int(row.disagree))
     known: dict[str, _Voter] = {}
     before: dict[tuple[int, str], int] = {}
-    for participant_id, event_id, banned, answer_id, value in conn.execute(
-        _VOTERS, {"answers": answer_ids, "people": people}
-    ):
-        known[participant_id] = _Voter(event_id, banned)
-        if answer_id is not None:
-            before[(answer_id, participant_id)] = value
+    for voter in conn.execute(_VOTERS, {"answers": answer_ids, "people": people}):
+        known[voter.participant_id] = _Voter(voter.event_id, voter.banned)
+        if voter.answer_id is not None:
+            before[(voter.answer_id, voter.participant_id)] = voter.value
     return _Found(answers, counts, known, before)
 
 
