@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from board.domain import events
 from board.domain.seeding import seed_file
 from board.live.counters import ThreadCounts
-from board.models import Answer, Vote
+from board.models import Answer, Participant, Vote
 from tests.conftest import (
     PASSWORD,
     POSTGRES_URL,
@@ -405,3 +405,20 @@ async def test_one_persons_vote_cannot_be_read_from_a_small_segment(board: Board
     screen = (await phone.open(f"/e/{SLUG}/t/{thread_id}/screen")).text
     assert screen.count("pas assez de votes") == 2
     assert "<small>(1)</small>" not in screen and "<small>(5)</small>" in screen
+
+
+@pytest.mark.parametrize("database", DATABASES)
+async def test_the_participant_count_stays_exact_when_two_workers_welcome_newcomers(
+    tmp_path: Path, database: str
+) -> None:
+    async for first, second in _two_workers(tmp_path, database):
+        event = await events.get_event(first.ctx, SLUG)
+        await asyncio.gather(*(board.phone() for board in (first, second) for _ in range(30)))
+        async with first.ctx.db.session() as session:
+            truth = (
+                await session.exec(
+                    select(func.count()).select_from(Participant).where(Participant.event_id == event.id)
+                )
+            ).one()
+        assert truth == 60
+        assert await first.ctx.live.counters.get_participants(event.id) == truth

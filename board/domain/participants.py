@@ -14,7 +14,7 @@ from board.domain.answers import has_visible
 from board.domain.context import BoardContext
 from board.domain.counts import publish_participants
 from board.domain.errors import Invalid, TooFast
-from board.domain.tally import count_event_participants
+from board.domain.tally import count_event_participants, lock_event
 from board.domain.views import EventView, ParticipantView
 from board.live.channels import event_channel
 from board.live.messages import Counts
@@ -47,7 +47,12 @@ def insert_new(conn: Connection, rows: list[dict[str, object]]) -> int:
 
 
 def _add(conn: Connection, participant_id: str, event_id: int) -> int | None:
-    """Add one participant; the event's participants after it, or None if the id was taken."""
+    """Add one participant; the event's participants after it, or None if the id was taken.
+
+    The event is held until the commit (on PostgreSQL), so that two workers' joins are counted in
+    turn and the count written to the live counters before the commit is never an older one.
+    """
+    lock_event(conn, event_id)
     row = {"id": participant_id, "event_id": event_id, "banned": False, "created_at": utcnow()}
     if not insert_new(conn, [row]):
         return None
@@ -90,12 +95,13 @@ async def join(
     participant = ParticipantView(participant_id or new_participant_id(), event.id, None, None, False)
     async with ctx.db.write_steps() as step:
         people = await step(_add, participant.id, event.id)
+        if people is not None:
+            await publish_participants(ctx, event.id, people)
     if people is None:
         existing = await find(ctx, event, participant.id)
         if existing is None:
             raise RuntimeError("a participant id signed for this event belongs to another event")
         return existing, False
-    await publish_participants(ctx, event.id, people)
     ctx.live.channels.send(Counts(None, participants=people, event_id=event.id), [event_channel(event.slug)])
     return participant, True
 

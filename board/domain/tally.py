@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
 from board.live.counters import ThreadCounts
-from board.models import Answer, AnswerStatus, Participant, Thread, Vote
+from board.models import Answer, AnswerStatus, Event, Participant, Thread, Vote
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,15 @@ def count_locked_threads(conn: Connection, thread_ids: Iterable[int]) -> dict[in
     """The threads' counts, exact until the transaction commits: `count_threads` under `lock_threads`."""
     lock_threads(conn, thread_ids)
     return count_threads(conn, thread_ids)
+
+
+_LOCK_EVENT = select(Event.id).where(col(Event.id) == bindparam("event")).with_for_update(key_share=True)
+
+
+def lock_event(conn: Connection, event_id: int) -> None:
+    """Hold the event until the transaction ends (PostgreSQL), so that its participants are counted in turn."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_EVENT, {"event": event_id})
 
 
 _PARTICIPANTS = (
