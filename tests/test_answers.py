@@ -1,5 +1,6 @@
 """Writing answers: published at once, idempotent by client_key, refused with a readable reason."""
 
+import asyncio
 import uuid
 
 from sqlmodel import col, select, update
@@ -171,3 +172,27 @@ async def test_a_form_that_is_not_utf8_is_refused_and_nothing_is_stored(board: B
     assert response.status_code == 422
     assert "UTF-8" in response.text
     assert await stored_answers(board) == []
+
+
+async def test_one_client_key_posted_twice_at_once_stores_one_answer_both_responses_show(
+    board: Board,
+) -> None:
+    """A double tap on a slow network: the same submission arrives twice at the same moment."""
+    thread_id = (await board.thread_ids())[0]
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    key = str(uuid.uuid4())
+    first, second = await asyncio.gather(
+        *(
+            phone.submit(
+                f"/e/{SLUG}/t/{thread_id}/answers", {"body": "En double", "client_key": key}, htmx=True
+            )
+            for _ in range(2)
+        )
+    )
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    stored = await stored_answers(board)
+    assert [(a.body, a.client_key) for a in stored] == [("En double", key)]
+    for response in (first, second):
+        assert f'id="a{stored[0].id}"' in response.text, "each response carries the one stored answer"
+    listed = await phone.http.get(f"/api/threads/{thread_id}/answers")
+    assert [a["body"] for a in listed.json()] == ["En double"], "the thread shows it once"

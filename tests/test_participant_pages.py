@@ -1,9 +1,16 @@
 """Joining an event: the thread list, the participant cookie and the optional profile."""
 
+import asyncio
+import re
+
 from sqlmodel import select
 
-from board.models import Participant
+from board.domain.participants import new_participant_id
+from board.models import Answer, Event, Participant
+from board.web.identity import cookie_name, sign
 from tests.conftest import SLUG, Board
+
+THREAD_LINK = re.compile(rf'href="/e/{SLUG}/t/(\d+)"')
 
 PROMPTS = [
     "L&#39;expérimentation et l&#39;action publique sont-elles compatibles ?",
@@ -113,3 +120,27 @@ async def test_healthz_is_bare_plain_text(board: Board) -> None:
     assert "content-encoding" not in response.headers
     ready = await phone.http.get("/readyz")
     assert ready.status_code == 200
+
+
+async def test_two_first_visits_of_one_participant_at_once_make_one_participant(board: Board) -> None:
+    """Two tabs opened together with a cookie signed for an id the database does not hold yet."""
+    async with board.ctx.db.session() as session:
+        event = (await session.exec(select(Event).where(Event.slug == SLUG))).one()
+    assert event.id is not None
+    participant_id = new_participant_id()
+    cookie = sign(board.ctx.settings.secret_key, event.id, participant_id)
+    phones = [await board.phone(None) for _ in range(2)]
+    for phone in phones:
+        phone.http.cookies.set(cookie_name(SLUG), cookie, domain="testserver.local", path=f"/e/{SLUG}")
+    pages = await asyncio.gather(*(phone.open(f"/e/{SLUG}") for phone in phones))
+    assert [p.status_code for p in pages] == [200, 200], [p.text[:300] for p in pages]
+    async with board.ctx.db.session() as session:
+        rows = (await session.exec(select(Participant).where(Participant.event_id == event.id))).all()
+    assert [r.id for r in rows] == [participant_id]
+    thread = THREAD_LINK.search(pages[0].text)
+    assert thread, "the event page lists its threads"
+    answered = await phones[1].submit(f"/e/{SLUG}/t/{thread.group(1)}/answers", {"body": "Moi"}, htmx=True)
+    assert answered.status_code == 201, "the second tab is the same participant, with a working form"
+    async with board.ctx.db.session() as session:
+        authors = (await session.exec(select(Answer.participant_id))).all()
+    assert authors == [participant_id]
