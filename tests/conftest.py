@@ -11,11 +11,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -37,6 +38,7 @@ SLUG = "republique-collaborative"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PASSWORD = "correct horse battery"
+T = TypeVar("T")
 CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
@@ -223,6 +225,49 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def seed_served(env: dict[str, str]) -> None:
+    """What `board seed` does, in process, for a server's environment: migrate, then seed the demo.
+
+    On a thread of its own, so that it runs its own event loop whether or not the caller has one.
+    """
+
+    async def seed() -> None:
+        from board.app import build_context
+
+        ctx = build_context(Settings.from_env(env=env))
+        try:
+            await ctx.db.upgrade()
+            await seed_file(ctx, DEMO_SEED)
+        finally:
+            await ctx.db.dispose()
+            await ctx.live.close()
+
+    in_thread(seed)
+
+
+def in_thread(job: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on an event loop of its own, whether or not the caller is inside one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, job()).result()
+
+
+def add_served_account(env: dict[str, str], username: str, password: str, role: str = "moderator") -> None:
+    """What `board account add USERNAME --event SLUG --role ROLE` does, for a served board's database."""
+
+    async def add() -> None:
+        from board.app import build_context
+        from board.domain import accounts
+
+        ctx = build_context(Settings.from_env(env=env))
+        try:
+            await accounts.add_account(ctx, username, password, event_slug=SLUG, role=role)
+        finally:
+            await ctx.db.dispose()
+            await ctx.live.close()
+
+    in_thread(add)
+
+
 @dataclass
 class Server:
     url: str
@@ -257,28 +302,30 @@ def start_server(
     if redis_prefix:
         env.update(BOARD_REDIS_URL=REDIS_URL, BOARD_REDIS_PREFIX=redis_prefix)
     if seed:
-        subprocess.run(
-            [sys.executable, "-m", "board.cli", "seed"], env=env, cwd=ROOT, check=True, capture_output=True
+        seed_served(env)
+    # The server's output goes to a file: a pipe nobody reads would stall a long-lived server once full.
+    log = tmp_path / f"server-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "board.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "board.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a bound on a hung start, not a speed check
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return Server(url, env, process)
         except httpx.HTTPError:
-            time.sleep(0.1)
+            time.sleep(0.05)
     process.kill()
-    raise RuntimeError("server did not start within 20 s")
+    process.wait()
+    raise RuntimeError(f"server did not start within 60 s: {log.read_text(errors='replace')}")
 
 
 def stop_server(server: Server) -> None:
@@ -290,9 +337,32 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real server (in-process live layer) for the tests that only need one running: they use answers
+    of their own and never stop or reconfigure it. Started at its first use, stopped at the end."""
+    running = start_server(tmp_path_factory.mktemp("shared"))
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def shared_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real server on the real Redis, under its own key prefix, shared like `shared_server`."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    running = start_server(tmp_path_factory.mktemp("shared-redis"), redis_prefix=prefix)
+    try:
+        yield running
+    finally:
+        stop_server(running)
+        asyncio.run(drop_redis_prefix(prefix))
+
+
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    """A real server with the in-process live layer."""
+    """A real server of the test's own, with the in-process live layer."""
     running = start_server(tmp_path)
     try:
         yield running

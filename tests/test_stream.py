@@ -1,4 +1,5 @@
-"""Live updates over server-sent events, through the real server."""
+"""Live updates over server-sent events, through the real server (one shared by the session's tests:
+each test follows an answer of its own)."""
 
 import asyncio
 import re
@@ -36,7 +37,7 @@ async def collect(browser: Browser, path: str, into: list[ServerSentEvent], read
             ready.set()
 
 
-async def wait_for(events: list[ServerSentEvent], predicate: object, within: float = 3.0) -> ServerSentEvent:
+async def wait_for(events: list[ServerSentEvent], predicate: object, within: float = 10.0) -> ServerSentEvent:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while loop.time() < deadline:
@@ -48,8 +49,8 @@ async def wait_for(events: list[ServerSentEvent], predicate: object, within: flo
 
 
 @pytest.fixture
-async def browsers(server: Server) -> AsyncIterator[list[Browser]]:
-    made = [Browser(server) for _ in range(3)]
+async def browsers(shared_server: Server) -> AsyncIterator[list[Browser]]:
+    made = [Browser(shared_server) for _ in range(3)]
     yield made
     for browser in made:
         await browser.http.aclose()
@@ -73,8 +74,7 @@ async def run_two_watchers(browsers: list[Browser]) -> None:
         assert posted.status_code == 201
         answer_id = re.search(r'id="a(\d+)"', posted.text).group(1)  # type: ignore[union-attr]
         for events in streams:
-            answer = await wait_for(events, lambda e: e.event == "answer")
-            assert f'id="a{answer_id}"' in answer.data
+            answer = await wait_for(events, lambda e: e.event == "answer" and f'id="a{answer_id}"' in e.data)
             assert "c&#39;est &lt;évaluer&gt;" in answer.data
 
         await first.open(f"/e/{SLUG}/t/{thread_id}")
@@ -95,8 +95,8 @@ async def test_two_watchers_see_a_new_answer_and_its_votes(browsers: list[Browse
     await run_two_watchers(browsers)
 
 
-async def test_the_same_over_redis(redis_server: Server) -> None:
-    made = [Browser(redis_server) for _ in range(3)]
+async def test_the_same_over_redis(shared_redis_server: Server) -> None:
+    made = [Browser(shared_redis_server) for _ in range(3)]
     try:
         await run_two_watchers(made)
     finally:
@@ -104,7 +104,7 @@ async def test_the_same_over_redis(redis_server: Server) -> None:
             await browser.http.aclose()
 
 
-async def test_stream_of_an_unknown_thread_is_404(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+async def test_stream_of_an_unknown_thread_is_404(shared_server: Server) -> None:
+    async with httpx.AsyncClient(base_url=shared_server.url) as client:
         assert (await client.get(f"/e/{SLUG}/t/9999/stream")).status_code == 404
         assert (await client.get("/e/nope/t/1/stream")).status_code == 404
