@@ -233,7 +233,7 @@ class ParticipantController(Controller):
             )
         fragments: Fragments = request.app.state.fragments
         widget = fragments.macro(
-            "components/answer.html",
+            "components/vote_widget.html",
             "vote_widget",
             slug,
             answer_id,

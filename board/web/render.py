@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from jinja2.environment import TemplateModule
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Request
 from litestar.plugins.htmx import HTMXRequest
@@ -36,6 +37,58 @@ REASON_LABELS = {
     "other": N_("autre motif"),
 }
 SEGMENT_NAMES = (N_("citoyen"), N_("étudiant"), N_("agent public"))
+
+
+class ElementIds:
+    """Element ids, written once: live fragments swap out of band into them, links and htmx target them."""
+
+    @staticmethod
+    def answer(answer_id: int) -> str:
+        return f"a{answer_id}"
+
+    @staticmethod
+    def vote(answer_id: int) -> str:
+        return f"v{answer_id}"
+
+    @staticmethod
+    def agree(answer_id: int) -> str:
+        return f"ag{answer_id}"
+
+    @staticmethod
+    def disagree(answer_id: int) -> str:
+        return f"di{answer_id}"
+
+    @staticmethod
+    def bar(answer_id: int) -> str:
+        return f"s{answer_id}"
+
+    @staticmethod
+    def thread(thread_id: int) -> str:
+        return f"t{thread_id}"
+
+    @staticmethod
+    def thread_answers(thread_id: int) -> str:
+        return f"t{thread_id}-answers"
+
+    @staticmethod
+    def thread_votes(thread_id: int) -> str:
+        return f"t{thread_id}-votes"
+
+    @staticmethod
+    def participants(event_id: int) -> str:
+        return f"e{event_id}-participants"
+
+    @staticmethod
+    def prompt(thread_id: int) -> str:
+        return f"prompt-{thread_id}"
+
+    @staticmethod
+    def reason(action: str, answer_id: int) -> str:
+        return f"{action}-{answer_id}"
+
+    @staticmethod
+    def merge_into(answer_id: int) -> str:
+        return f"into-{answer_id}"
 
 
 @cache
@@ -72,6 +125,7 @@ def make_environment(*, auto_reload: bool = False, timezone: str = "Europe/Paris
         sse_js=vendor_file("htmx-ext-sse"),
         reason_labels=REASON_LABELS,
         reason_plurals=REASON_PLURALS,
+        ids=ElementIds,
     )
     zone = ZoneInfo(timezone)
     env.filters["hhmm"] = lambda value: value.astimezone(zone).strftime("%H:%M")
@@ -98,12 +152,20 @@ def page(
     return Template(template_name=template, context=context, status_code=status_code)
 
 
+# No request, so no CSRF token: forms in these fragments send the one in <body hx-headers>.
+OUTSIDE_REQUEST: dict[str, Any] = {"csrf_token": None}
+
+
 class Fragments:
     """Renders component macros with no request, for messages pushed to many streams."""
 
     def __init__(self, env: jinja2.Environment) -> None:
         self.env = env
+        self._modules: dict[str, tuple[jinja2.Template, TemplateModule]] = {}
 
     def macro(self, template: str, name: str, *args: Any, **kwargs: Any) -> str:
-        module = self.env.get_template(template).module
-        return str(getattr(module, name)(*args, **kwargs))
+        loaded = self.env.get_template(template)
+        cached = self._modules.get(template)
+        if cached is None or cached[0] is not loaded:
+            cached = self._modules[template] = (loaded, loaded.make_module(OUTSIDE_REQUEST))
+        return str(getattr(cached[1], name)(*args, **kwargs))

@@ -123,7 +123,7 @@ def counts_html(fragments: Fragments, message: Counts) -> str:
 
 def _render_counts(fragments: Fragments, message: Counts) -> str:
     return fragments.macro(
-        "components/live.html",
+        "components/counts_oob.html",
         "counts_oob",
         answers=message.answers,
         thread_id=message.thread,
@@ -145,7 +145,7 @@ def _answer_html(fragments: Fragments, event: EventView, thread: ThreadView, mes
         disagree=0,
         created_at=message.created_at,
     )
-    return fragments.macro("components/answer.html", "answer_card", view, event, thread)
+    return fragments.macro("components/answer_card.html", "answer_card", view, event, thread)
 
 
 async def _thread_events(
