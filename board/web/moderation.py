@@ -23,8 +23,8 @@ from board.live.messages import Counts, Message, NewAnswer, Status
 from board.web.deps import Ctx, Id, read_form
 from board.web.i18n import N_, gettext
 from board.web.render import Fragments, is_htmx, page
+from board.web.sse import RETRY_MS, CountedStream, counts_html, staff_slots
 from board.web.staff import Staff, Who, current_staff, requires_role
-from board.web.stream import RETRY_MS, CountedStream, counts_html, staff_slots
 
 BLOCKS = ("queue", "threads", "board")
 

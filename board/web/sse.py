@@ -1,0 +1,148 @@
+"""What every live stream shares: slots that cap open streams, the response that gives them back,
+and the counts fragment rendered once however many streams send it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterable, Callable, Sequence
+from typing import Any
+
+from litestar import Request
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response.base import ASGIResponse
+from litestar.types import Receive, Scope, Send
+
+from board.domain.context import BoardContext
+from board.domain.errors import TooFast
+from board.domain.views import EventView
+from board.live.messages import Counts, encode
+from board.web.i18n import current
+from board.web.identity import client_address, read_participant
+from board.web.render import Fragments
+from board.web.staff import SESSION_COOKIE
+
+RETRY_MS = 3000
+STREAMS_RETRY_AFTER = 15
+TOO_MANY_HERE = "Trop de pages en direct ouvertes sur cet appareil : fermez-en, puis réessayez dans {wait} s."
+TOO_MANY_FROM_NETWORK = "Trop de connexions en direct depuis ce réseau : réessayez dans {wait} s."
+
+
+class StreamSlots:
+    """The SSE streams open in this worker, counted per client address and per participant or staff
+    session, so that one client cannot open thousands of them (each holds memory and a subscription).
+    Counted in memory: the caps apply per worker.
+    """
+
+    def __init__(self) -> None:
+        self._open: Counter[str] = Counter()
+
+    def take(self, caps: Sequence[tuple[str, int, str]]) -> Callable[[], None]:
+        """One slot under each (key, cap, refusal) or TooFast; returns the release, safe to call twice."""
+        for key, cap, refusal in caps:
+            if self._open[key] >= cap:
+                raise TooFast(refusal, STREAMS_RETRY_AFTER)
+        keys = [key for key, _, _ in caps]
+        self._open.update(keys)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self._open.subtract(keys)
+            for key in keys:
+                if self._open[key] <= 0:
+                    del self._open[key]
+
+        return release
+
+
+def stream_slots(request: Request) -> StreamSlots:
+    """The app's slots: one app per worker process."""
+    slots: StreamSlots = request.app.state.setdefault("stream_slots", StreamSlots())
+    return slots
+
+
+def address_cap(ctx: BoardContext, request: Request) -> tuple[str, int, str]:
+    address = client_address(request, ctx.settings.trusted_proxies)
+    return f"address:{address}", ctx.settings.stream_limit_address, TOO_MANY_FROM_NETWORK
+
+
+class _Released(ASGIResponse):
+    """Runs the stream's response, then gives its slots back however it ended: finished, client gone,
+    or cancelled. A `finally` in the stream's generator would not do: it never runs if the generator
+    never started, and runs only when collected if the generator was left at a `yield`."""
+
+    __slots__ = ("_inner", "_release")
+
+    def __init__(self, inner: ASGIResponse, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._inner(scope, receive, send)
+        finally:
+            self._release()
+
+
+class CountedStream(ServerSentEvent):
+    """An SSE response holding stream slots until it ends."""
+
+    __slots__ = ("release",)
+
+    def __init__(self, content: AsyncIterable[ServerSentEventMessage], release: Callable[[], None]) -> None:
+        super().__init__(content)
+        self.release = release
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        try:
+            return _Released(super().to_asgi_response(*args, **kwargs), self.release)
+        except BaseException:
+            self.release()
+            raise
+
+
+_rendered: dict[tuple[str, bytes], str] = {}
+
+
+def counts_html(fragments: Fragments, message: Counts) -> str:
+    """Rendered once per distinct message and language, however many streams send it."""
+    key = (current(), encode(message))
+    html = _rendered.get(key)
+    if html is None:
+        if len(_rendered) > 1024:
+            _rendered.clear()
+        html = _rendered[key] = _render_counts(fragments, message)
+    return html
+
+
+def _render_counts(fragments: Fragments, message: Counts) -> str:
+    return fragments.macro(
+        "components/counts_oob.html",
+        "counts_oob",
+        answers=message.answers,
+        thread_id=message.thread,
+        totals=message.totals,
+        participants=message.participants,
+        event_id=message.event_id,
+    )
+
+
+def participant_slots(ctx: BoardContext, request: Request, event: EventView) -> Callable[[], None]:
+    """Per address and, with a valid cookie, per participant; without one, per address only."""
+    caps = []
+    found = read_participant(request, ctx.settings.secret_key, event.slug, event.id)
+    if found is not None:
+        caps.append(
+            (f"participant:{found[0]}:{found[1]}", ctx.settings.stream_limit_participant, TOO_MANY_HERE)
+        )
+    return stream_slots(request).take([*caps, address_cap(ctx, request)])
+
+
+def staff_slots(ctx: BoardContext, request: Request) -> Callable[[], None]:
+    """Per address and per staff session (the caller has checked the session)."""
+    session = f"staff:{request.cookies.get(SESSION_COOKIE)}"
+    caps = [(session, ctx.settings.stream_limit_participant, TOO_MANY_HERE), address_cap(ctx, request)]
+    return stream_slots(request).take(caps)
