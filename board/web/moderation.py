@@ -22,7 +22,7 @@ from board.live.channels import event_channel, mod_channel
 from board.live.messages import Counts, Message, NewAnswer, Status
 from board.web.deps import Ctx, Id, read_form
 from board.web.i18n import N_, gettext
-from board.web.render import Fragments, is_htmx, page
+from board.web.render import ElementIds, Fragments, is_htmx, page
 from board.web.sse import RETRY_MS, CountedStream, counts_html, staff_slots
 from board.web.staff import Staff, Who, current_staff, requires_role
 
@@ -111,14 +111,20 @@ class ModerationController(Controller):
             raise Invalid("La réponse cible (into) doit être un numéro de réponse.")
         await moderation.act_on_answer(ctx, who.event, who.actor, answer_id, action, form.get("reason"), into)
         return await _after(
-            request, ctx, who, gettext(ACTION_DONE.get(action, "C'est fait.")), f"#a{answer_id}"
+            request,
+            ctx,
+            who,
+            gettext(ACTION_DONE.get(action, "C'est fait.")),
+            f"#{ElementIds.answer(answer_id)}",
         )
 
     @post("/threads", name="mod_threads")
     async def create_thread(self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str]) -> Response[Any]:
         form = await read_form(request)
         thread = await threads.create_thread(ctx, who.event, who.actor, str(form.get("prompt", "")))
-        return await _after(request, ctx, who, gettext("Fil créé (brouillon)."), f"#t{thread.id}")
+        return await _after(
+            request, ctx, who, gettext("Fil créé (brouillon)."), f"#{ElementIds.thread(thread.id)}"
+        )
 
     @post("/threads/{thread_id:int}", name="mod_thread", opt={"role": "facilitator"})
     async def thread(
@@ -130,7 +136,11 @@ class ModerationController(Controller):
             raise Forbidden("Cette action est réservée aux modérateurs de l'événement.")
         await threads.act_on_thread(ctx, who.event, who.actor, thread_id, action, form.get("prompt"))
         return await _after(
-            request, ctx, who, gettext(THREAD_DONE.get(action, "C'est fait.")), f"#t{thread_id}"
+            request,
+            ctx,
+            who,
+            gettext(THREAD_DONE.get(action, "C'est fait.")),
+            f"#{ElementIds.thread(thread_id)}",
         )
 
     @post("/participants/{participant_id:str}/ban", name="mod_ban")

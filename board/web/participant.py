@@ -17,7 +17,7 @@ from board.domain.votes import parse_value
 from board.web.deps import Ctx, Id, Votes, read_form, visitor
 from board.web.i18n import gettext, translate_template
 from board.web.identity import read_participant
-from board.web.render import Fragments, is_htmx, page
+from board.web.render import ElementIds, Fragments, is_htmx, page
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,8 @@ class ParticipantController(Controller):
             return _with_cookies(response, cookies)
         if not is_htmx(request):
             return _with_cookies(
-                Redirect(f"/e/{slug}/t/{thread_id}?sort=new#a{answer.id}", status_code=303), cookies
+                Redirect(f"/e/{slug}/t/{thread_id}?sort=new#{ElementIds.answer(answer.id)}", status_code=303),
+                cookies,
             )
         data = ThreadPage(event, thread, [answer], participant, "top", client_key=_fresh_key())
         status = 201 if answer.is_published else 202
@@ -229,7 +230,8 @@ class ParticipantController(Controller):
         outcome = await votes.cast(slug, event_id, answer_id, participant_id, value)
         if not is_htmx(request):
             return _with_cookies(
-                Redirect(f"/e/{slug}/t/{outcome.thread_id}#a{answer_id}", status_code=303), cookies
+                Redirect(f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}", status_code=303),
+                cookies,
             )
         fragments: Fragments = request.app.state.fragments
         widget = fragments.macro(
