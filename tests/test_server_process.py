@@ -31,27 +31,53 @@ def workers_of(pid: int) -> set[int]:
     return children
 
 
+def listening(pids: set[int], port: int) -> set[int]:
+    """Those of the processes that hold a socket listening on the port (each granian worker has its own,
+    SO_REUSEPORT): a worker is serving once it has one."""
+    sockets: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                sockets.add(f"socket:[{fields[9]}]")
+    found: set[int] = set()
+    for pid in pids:
+        try:
+            if any(os.readlink(fd) in sockets for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                found.add(pid)
+        except OSError:  # gone, or a descriptor closed while read
+            continue
+    return found
+
+
 def test_a_killed_worker_is_replaced_and_the_board_keeps_answering(tmp_path: Path) -> None:
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
     server = start_server(tmp_path, redis_prefix=prefix, workers=2)
+    port = int(server.url.rsplit(":", 1)[1])
     try:
-        deadline = time.monotonic() + 10
-        while len(before := workers_of(server.process.pid)) < 2 and time.monotonic() < deadline:
+        # Both workers serving first: the server answers as soon as one does, and killing that one while
+        # the other is still starting would leave nobody listening for a moment, which is not the case
+        # under test. (Deadlines below bound a hang; they are not speed checks.)
+        deadline = time.monotonic() + 30
+        while (
+            len(before := workers_of(server.process.pid)) < 2 or listening(before, port) != before
+        ) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(before) == 2, before
+        assert len(before) == 2 and listening(before, port) == before, before
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
 
         after: set[int] = set()
-        deadline = time.monotonic() + 20
-        with httpx.Client(base_url=server.url, timeout=2) as http:
+        deadline = time.monotonic() + 30
+        with httpx.Client(base_url=server.url, timeout=10) as http:
             while time.monotonic() < deadline:
                 assert server.process.poll() is None, "the server exited when one worker died"
                 after = workers_of(server.process.pid)
-                if len(after) == 2 and victim not in after:
+                if len(after) == 2 and victim not in after and listening(after, port) == after:
                     break
                 time.sleep(0.05)
             assert len(after) == 2 and victim not in after, (before, after)
+            assert listening(after, port) == after, "the new worker serves"
             assert (before - {victim}) < after
             for _ in range(10):
                 assert http.get("/healthz").status_code == 200
