@@ -44,8 +44,9 @@ CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 # Staff accounts are made in most tests, each hash costing 0.1-0.3 s with the production parameters
-# (argon2's defaults: 64 MiB, 3 passes, 4 lanes). In process, tests hash with the cheapest argon2id
-# instead; a test marked `real_argon2`, and every served board, keeps the production hasher.
+# (argon2's defaults: 64 MiB, 3 passes, 4 lanes). Hashes made in the test process use the cheapest
+# argon2id instead, except in tests marked `real_argon2`; the board's own code is unchanged, and a
+# served board (a subprocess) hashes with the production parameters.
 CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
@@ -229,9 +230,9 @@ def free_port() -> int:
 def served_coverage() -> dict[str, str]:
     """With BOARD_TEST_SERVED_COVERAGE=1, while the suite measures coverage, the served board measures its
     own too: coverage's start-up hook (the .pth file it installs) reads this variable in the server and
-    its workers, which save their data beside the suite's for it to combine. Off by default: it adds about
-    a fifth to the suite's time for under one point of coverage, the served code being covered in process
-    already. Other subprocesses are never measured."""
+    its workers, which save their data beside the suite's for it to combine. Off by default: it made the
+    suite some 20 s slower (155 s to 177 s) for under one point of coverage, the served code being covered
+    in process already. Other subprocesses are never measured."""
     if os.environ.get("BOARD_TEST_SERVED_COVERAGE") != "1":
         return {}
     from coverage import Coverage
