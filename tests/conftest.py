@@ -54,6 +54,32 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "real_argon2: hash passwords with the production argon2 parameters")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Vacuum the PostgreSQL catalogs once per run (in the xdist controller, or the lone process).
+
+    Every PostgreSQL test creates and drops a schema of its own, leaving some 2,500 dead catalog rows;
+    where autovacuum is off (it is on this machine), they pile up run after run and every later DDL
+    and catalog lookup slows down: five runs in a row took 151, 167, 177, 184 and 194 s.
+    """
+    if hasattr(session.config, "workerinput"):
+        return
+
+    async def vacuum() -> None:
+        engine = create_async_engine(POSTGRES_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(
+                    text(
+                        "VACUUM pg_catalog.pg_attribute, pg_catalog.pg_depend, pg_catalog.pg_class,"
+                        " pg_catalog.pg_constraint, pg_catalog.pg_index, pg_catalog.pg_type"
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(vacuum())
+
+
 @pytest.fixture(autouse=True)
 def cheap_argon2(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if request.node.get_closest_marker("real_argon2") is None:
