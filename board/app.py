@@ -131,5 +131,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.asgi_handler = HeadAsGet(app.asgi_handler)
     app.state.board = ctx
+    app.state.votes = votes
     app.state.fragments = Fragments(env)
     return app
