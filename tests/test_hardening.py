@@ -422,3 +422,28 @@ async def test_the_participant_count_stays_exact_when_two_workers_welcome_newcom
             ).one()
         assert truth == 60
         assert await first.ctx.live.counters.get_participants(event.id) == truth
+
+
+async def test_moderators_can_withhold_a_merged_text_from_the_board_and_bring_it_back(board: Board) -> None:
+    thread_id = (await board.thread_ids())[0]
+    target = await post_answer(board, thread_id, "La réponse qui reste")
+    merged = await post_answer(board, thread_id, "Rappelez-moi au 06 12 34 56 78")
+    moderator = await board.staff("moderator")
+    await moderator.open(f"/mod/{SLUG}")
+    into = {"action": "merge", "into": str(target)}
+    assert (await moderator.submit(f"/mod/{SLUG}/answers/{merged}", into)).status_code == 303
+    page = (await moderator.open(f"/mod/{SLUG}")).text
+    card = page[page.index(f'id="a{merged}"') :]
+    assert 'value="hide"' in card[: card.index("</div>")], "the merged text has its own hide form"
+
+    hide = {"action": "hide", "reason": "personal-data"}
+    assert (await moderator.submit(f"/mod/{SLUG}/answers/{merged}", hide)).status_code == 303
+    reader = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    assert "06 12 34 56 78" not in (await reader.open(f"/e/{SLUG}/t/{thread_id}")).text
+    page = (await moderator.open(f"/mod/{SLUG}")).text
+    card = page[page.index(f'id="a{merged}"') :]
+    assert 'value="restore"' in card[: card.index("</div>")]
+
+    assert (await moderator.submit(f"/mod/{SLUG}/answers/{merged}", {"action": "restore"})).status_code == 303
+    [shown] = (await reader.http.get(f"/api/threads/{thread_id}/answers")).json()
+    assert shown["merged"] == ["Rappelez-moi au 06 12 34 56 78"]

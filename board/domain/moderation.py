@@ -35,6 +35,19 @@ AFTER_MERGE = ("hide", "restore")
 """A merged answer's text is shown under the answer it joined: it can still be withdrawn, and brought back."""
 
 
+@dataclass(frozen=True)
+class MergedText:
+    """A text merged into an answer, as moderators see it: they may still withhold it, or bring it back."""
+
+    id: int
+    body: str
+    status: str
+
+    @property
+    def withheld(self) -> bool:
+        return self.status in WITHHELD
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModAnswer(AnswerView):
     """An answer as moderators see it: with its author, whom participants never see."""
@@ -42,6 +55,7 @@ class ModAnswer(AnswerView):
     participant_id: str
     author_segment: str | None
     author_banned: bool
+    merged_texts: tuple[MergedText, ...] = ()
 
 
 def clean_reason(action: str, reason: str | None) -> str | None:
@@ -216,19 +230,22 @@ async def _mod_answers(
     async with ctx.db.session() as session:
         rows = (await session.exec(query)).all()
         ids = [a.id for a, _ in rows]
-        merged: dict[int, list[str]] = {}
+        merged: dict[int, list[MergedText]] = {}
         if ids:
-            for target, body in await session.exec(
-                select(Answer.merged_into, Answer.body).where(col(Answer.merged_into).in_(ids))
+            for source_id, target, body, status in await session.exec(
+                select(Answer.id, Answer.merged_into, Answer.body, Answer.status)
+                .where(col(Answer.merged_into).in_(ids))
+                .order_by(col(Answer.id))
             ):
-                if target is not None:
-                    merged.setdefault(target, []).append(body)
+                if target is not None and source_id is not None:
+                    merged.setdefault(target, []).append(MergedText(source_id, body, status))
     return [
         ModAnswer(
-            **{**vars(answer_view(a, merged=tuple(merged.get(a.id or 0, ())))), "author_name": p.name},
+            **{**vars(answer_view(a)), "author_name": p.name},
             participant_id=p.id,
             author_segment=p.segment,
             author_banned=p.banned,
+            merged_texts=tuple(merged.get(a.id or 0, ())),
         )
         for a, p in rows
     ]
