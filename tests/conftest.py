@@ -111,6 +111,25 @@ async def drop_redis_prefix(prefix: str) -> None:
         await redis.aclose()
 
 
+def get_scope(path: str, headers: list[tuple[bytes, bytes]], client: str = "127.0.0.1") -> dict[str, Any]:
+    """The ASGI scope of a GET, for tests that read a streamed response as it is sent
+    (httpx's ASGI transport returns only once the response has ended)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "server": ("testserver.local", 80),
+        "client": (client, 50000),
+    }
+
+
 class Phone:
     """One participant's browser: its own cookies, the CSRF token it was given, htmx or not."""
 

@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import col, func, select
 
 from board.models import Answer, AuditEntry, Event, Thread
-from tests.conftest import SLUG, Board, Phone
+from tests.conftest import SLUG, Board, Phone, get_scope
 
 ALLOWED = (200, 303)
 
@@ -142,20 +142,7 @@ async def open_stream(board: Board, phone: Phone, path: str, *, htmx: bool = Fal
         headers.append((b"cookie", cookies.encode()))
     if htmx:
         headers.append((b"hx-request", b"true"))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "server": ("testserver.local", 80),
-        "client": ("127.0.0.1", 50000),
-    }
+    scope = get_scope(path, headers)
     started = asyncio.Event()
     start: dict[str, Any] = {}
     asked = False

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from board.live import Live, build_live
 from board.live.channels import Message
 from board.live.messages import Ping, Status
-from tests.conftest import REDIS_URL, SLUG, Board, drop_redis_prefix, free_port, start_board
+from tests.conftest import REDIS_URL, SLUG, Board, drop_redis_prefix, free_port, get_scope, start_board
 from tests.test_live_contract import RULES
 
 REDIS_PORT = 6379
@@ -234,20 +234,7 @@ class EventStream:
         self._text = ""
         self._asked = False
         self._gone = asyncio.Event()
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"testserver.local"), (b"accept", b"text/event-stream")],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver.local", 80),
-        }
+        scope = get_scope(path, [(b"host", b"testserver.local"), (b"accept", b"text/event-stream")])
         self._task = asyncio.create_task(app(scope, self._receive, self._send))  # type: ignore[arg-type]
 
     async def _receive(self) -> dict[str, Any]:

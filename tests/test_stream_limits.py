@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from board.settings import Settings, SettingsError
-from tests.conftest import SLUG, Board, Phone, start_board
+from tests.conftest import SLUG, Board, Phone, get_scope, start_board
 
 
 class Stream:
@@ -22,20 +22,7 @@ class Stream:
         headers = [(b"host", b"testserver.local"), (b"accept", b"text/event-stream")]
         if cookies:
             headers.append((b"cookie", cookies.encode()))
-        self.scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "server": ("testserver.local", 80),
-            "client": (address, 50000),
-        }
+        self.scope = get_scope(path, headers, address)
         self.app = board.app
         self.started = asyncio.Event()
         self.gone = asyncio.Event()
