@@ -90,7 +90,12 @@ class Database:
             self._steps_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-steps")
 
     def session(self) -> AsyncSession:
+        """A session for reads (ORM)."""
         return self.sessions()
+
+    def connect(self) -> AsyncConnection:
+        """A connection for reads (Core statements)."""
+        return self.engine.connect()
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:

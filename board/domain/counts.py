@@ -37,7 +37,7 @@ async def with_counts(ctx: BoardContext, threads: list[ThreadView]) -> list[Thre
 async def participants(ctx: BoardContext, event_id: int) -> int:
     value = await read_or(ctx.live.counters.get_participants(event_id), None, "participants")
     if value is None:
-        async with ctx.db.engine.connect() as conn:
+        async with ctx.db.connect() as conn:
             value = await count_participants(conn, event_id)
         await publish_participants(ctx, event_id, value)
     return value
@@ -97,7 +97,7 @@ async def repair(ctx: BoardContext) -> list[int]:
 
     Compared and written under the threads' locks, so a batch in flight cannot be mistaken for drift.
     """
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.connect() as conn:
         slugs: dict[int, str] = {t: slug for t, slug in await conn.execute(_LIVE_THREADS)}
     if not slugs:
         return []
@@ -135,7 +135,7 @@ async def heal_forever(ctx: BoardContext) -> None:
 
 
 async def rebuild_event(ctx: BoardContext, event_id: int) -> dict[int, ThreadCounts]:
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.connect() as conn:
         ids = list((await conn.execute(select(Thread.id).where(Thread.event_id == event_id))).scalars())
         people = await count_participants(conn, event_id)
     await publish_participants(ctx, event_id, people)

@@ -67,7 +67,7 @@ async def get_event(ctx: BoardContext, slug: str) -> EventView:
     """
     if "\x00" in slug:
         raise NotFound("Cet événement n'existe pas.")
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.connect() as conn:
         event = (await conn.execute(_EVENT_BY_SLUG, {"slug": slug})).first()
     if event is None:
         raise NotFound("Cet événement n'existe pas.")
@@ -76,7 +76,7 @@ async def get_event(ctx: BoardContext, slug: str) -> EventView:
 
 async def list_threads(ctx: BoardContext, event_id: int, *, public: bool = True) -> list[ThreadView]:
     """The event's threads in order; participants do not see drafts."""
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.connect() as conn:
         rows = await conn.execute(_PUBLIC_THREADS if public else _ALL_THREADS, {"event": event_id})
         return [thread_view(t) for t in rows]
 
@@ -84,7 +84,7 @@ async def list_threads(ctx: BoardContext, event_id: int, *, public: bool = True)
 async def get_thread(
     ctx: BoardContext, event: EventView, thread_id: int, *, public: bool = True
 ) -> ThreadView:
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.connect() as conn:
         thread = (await conn.execute(_THREAD_BY_ID, {"thread": thread_id})).first()
     if thread is None or thread.event_id != event.id or (public and thread.status == ThreadStatus.DRAFT):
         raise NotFound("Ce fil de discussion n'existe pas.")

@@ -35,7 +35,7 @@ async def rows(ctx: BoardContext, event: EventView) -> list[dict[str, Any]]:
                 .order_by(col(Thread.position), col(Thread.id), col(Answer.created_at), col(Answer.id))
             )
         ).all()
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.connect() as conn:
         counts = await recount_answers(conn, [a.id for a, _ in found if a.id is not None])
     result = []
     for answer, thread in found:

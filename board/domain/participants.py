@@ -75,7 +75,7 @@ _BY_ID = sa_select(
 async def find(ctx: BoardContext, event: EventView, participant_id: str | None) -> ParticipantView | None:
     if not participant_id:
         return None
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.connect() as conn:
         row = (await conn.execute(_BY_ID, {"id": participant_id})).first()
     if row is None or row.event_id != event.id:
         return None

@@ -78,7 +78,7 @@ async def answer_results(
     ctx: BoardContext, thread: ThreadView, segments: tuple[str, ...], *, sort: Sort = "top", limit: int = 100
 ) -> list[AnswerResult]:
     listed = await answers_domain.list_answers(ctx, thread, sort=sort, limit=limit)
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.connect() as conn:
         counts = await recount_answers(conn, [a.id for a in listed])
     results = []
     for a in listed:

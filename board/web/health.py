@@ -28,7 +28,7 @@ async def readyz(request: Request, ctx: Ctx) -> Response[str]:
     """
     problems = []
     try:
-        async with ctx.db.engine.connect() as conn:
+        async with ctx.db.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception:
         problems.append("database unreachable")
