@@ -28,6 +28,15 @@ class ThreadStatus(StrEnum):
     CLOSED = "closed"
 
 
+class EventStatus(StrEnum):
+    """An event's lifecycle: a draft is the organisers' alone; closed shows results; archived is read-only."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+
 class Reason(StrEnum):
     """Why an answer was hidden or rejected."""
 
@@ -57,6 +66,12 @@ class Event(SQLModel, table=True):
     voting: str = Field(default="agree-disagree", max_length=20)
     segments: list[str] = Field(default_factory=lambda: list(DEFAULT_SEGMENTS), sa_column=Column(JSON))
     screen_thread_id: int | None = Field(default=None)
+    status: str = Field(default=EventStatus.OPEN, max_length=10)
+    code: str | None = Field(default=None, max_length=6, index=True)
+    retention_days: int = Field(default=180)
+    closed_at: datetime | None = Field(default=None)
+    responsible: str = Field(default="", max_length=300)
+    contact: str = Field(default="", max_length=300)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -66,6 +81,8 @@ class Thread(SQLModel, table=True):
     prompt: str = Field(max_length=500)
     position: int = Field(default=0)
     status: str = Field(default=ThreadStatus.OPEN, max_length=8)
+    timer_ends_at: datetime | None = Field(default=None)
+    timer_auto_close: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow)
 
 

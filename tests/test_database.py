@@ -9,9 +9,11 @@ from typing import cast
 
 import httpx
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from board.domain import events
 from board.models import Answer, Participant, Vote, utcnow
@@ -115,3 +117,11 @@ async def test_sqlite_write_sessions_keep_other_writers_out_until_the_commit(tmp
         other.add_participant("from-another-process")
         assert {"from-another-process", "from-this-process"} <= await participant_ids(board)
         assert "kept-out" not in await participant_ids(board)
+
+
+async def test_the_migrations_build_exactly_the_tables_the_models_declare(board: Board) -> None:
+    def differences(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), SQLModel.metadata))
+
+    async with board.ctx.db.connect() as conn:
+        assert await conn.run_sync(differences) == []
