@@ -20,16 +20,22 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False, server_default="open")
+            sa.Column(
+                "status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False, server_default="open"
+            )
         )
         batch_op.add_column(sa.Column("code", sqlmodel.sql.sqltypes.AutoString(length=6), nullable=True))
         batch_op.add_column(sa.Column("retention_days", sa.Integer(), nullable=False, server_default="180"))
         batch_op.add_column(sa.Column("closed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.add_column(
-            sa.Column("responsible", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False, server_default="")
+            sa.Column(
+                "responsible", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False, server_default=""
+            )
         )
         batch_op.add_column(
-            sa.Column("contact", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False, server_default="")
+            sa.Column(
+                "contact", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False, server_default=""
+            )
         )
         batch_op.create_index(batch_op.f("ix_event_code"), ["code"], unique=False)
     with op.batch_alter_table("thread", schema=None) as batch_op:
