@@ -26,6 +26,7 @@ from board.live import build_live
 from board.settings import Settings
 from board.web.accounts import AccountsController
 from board.web.api import ApiController
+from board.web.connections import OneConnectionPerRequest
 from board.web.errors import HANDLERS
 from board.web.headers import HeadAsGet, OfflineRapidoc, SecurityHeadersMiddleware
 from board.web.health import healthz, readyz
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 SecurityHeadersMiddleware, screen_frame_ancestors=settings.screen_frame_ancestors
             ),
             LanguageMiddleware,
+            OneConnectionPerRequest(),
         ],
         request_max_body_size=MAX_BODY,
         on_startup=[start],

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -60,6 +62,25 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+@dataclass
+class _Borrowed:
+    """The connection one request borrows: opened at its first query, returned when its response starts.
+
+    Blocks that use it run one at a time (the lock) and each ends its own transaction, so a read after a
+    write in the same request sees that write, and SQLite's snapshot never outlives a block.
+    """
+
+    conn: AsyncConnection | None = None
+    returned: bool = False
+    user: asyncio.Task[Any] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_borrowed: contextvars.ContextVar[_Borrowed | None] = contextvars.ContextVar(
+    "borrowed_connection", default=None
+)
+
+
 class Database:
     """One engine and session factory per process, plus the lock that serialises SQLite writers."""
 
@@ -89,13 +110,69 @@ class Database:
             sa_event.listen(self._steps_engine, "begin", _begin_immediate)
             self._steps_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-steps")
 
-    def session(self) -> AsyncSession:
-        """A session for reads (ORM)."""
-        return self.sessions()
+    @asynccontextmanager
+    async def one_connection(self) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+        """Within the block, every read and write session shares one connection, opened when first needed.
 
-    def connect(self) -> AsyncConnection:
-        """A connection for reads (Core statements)."""
-        return self.engine.connect()
+        Yields the function that returns it to the pool early: a request calls it when its response
+        starts, so that a live stream never holds a connection for its whole life.
+        """
+        borrowed = _Borrowed()
+        token = _borrowed.set(borrowed)
+
+        async def give_back() -> None:
+            async with borrowed.lock:
+                borrowed.returned = True
+                if borrowed.conn is not None:
+                    conn, borrowed.conn = borrowed.conn, None
+                    await conn.close()
+
+        try:
+            yield give_back
+        finally:
+            _borrowed.reset(token)
+            await asyncio.shield(give_back())
+
+    @asynccontextmanager
+    async def _borrowed_connection(self, borrowed: _Borrowed) -> AsyncIterator[AsyncConnection]:
+        """The request's connection; a block nested in another one, or after the response began, gets its own."""
+        task = asyncio.current_task()
+        if borrowed.returned or (borrowed.user is not None and borrowed.user is task):
+            async with self.engine.connect() as own:
+                yield own
+            return
+        async with borrowed.lock:
+            if borrowed.returned:
+                async with self.engine.connect() as own:
+                    yield own
+                return
+            if borrowed.conn is None:
+                borrowed.conn = await self.engine.connect()
+            conn, borrowed.user = borrowed.conn, task
+            try:
+                yield conn
+            finally:
+                borrowed.user = None
+                if conn.in_transaction():
+                    await asyncio.shield(conn.rollback())
+
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads (Core statements): the request's own when inside `one_connection`."""
+        borrowed = _borrowed.get()
+        if borrowed is None:
+            return self.engine.connect()
+        return self._borrowed_connection(borrowed)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads (ORM), on the request's connection when inside `one_connection`."""
+        borrowed = _borrowed.get()
+        if borrowed is None:
+            async with self.sessions() as session:
+                yield session
+            return
+        async with self._borrowed_connection(borrowed) as conn, self.sessions(bind=conn) as session:
+            yield session
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
@@ -105,11 +182,11 @@ class Database:
         the busy timeout) instead of failing when it tries to write after reading.
         """
         if self.is_sqlite:
-            async with self._write_lock, self.sessions() as session:
+            async with self._write_lock, self.session() as session:
                 await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
                 yield session
         else:
-            async with self.sessions() as session:
+            async with self.session() as session:
                 yield session
 
     @asynccontextmanager
@@ -122,7 +199,11 @@ class Database:
         PostgreSQL each step runs on an async connection through `run_sync`.
         """
         if self._steps_engine is None or self._steps_thread is None:
-            async with self._write_lock if self.is_sqlite else _no_lock(), self.engine.begin() as conn:
+            async with (
+                self._write_lock if self.is_sqlite else _no_lock(),
+                self.connect() as conn,
+                conn.begin(),
+            ):
                 yield partial(_run_sync, conn)
             return
         engine, thread = self._steps_engine, self._steps_thread

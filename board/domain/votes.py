@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,7 +80,7 @@ class VoteWriter:
 
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="vote-writer")
+            self._task = asyncio.create_task(self._run(), name="vote-writer", context=contextvars.Context())
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -15,6 +15,7 @@ from board.domain.context import BoardContext
 from board.domain.errors import Invalid, NotFound
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.domain.votes import VoteWriter, parse_value
+from board.web.connections import OWN_CONNECTIONS
 from board.web.deps import Ctx, Id, read_form, visitor
 from board.web.i18n import gettext, translate_template
 from board.web.identity import read_participant
@@ -215,7 +216,7 @@ class ParticipantController(Controller):
             cookies,
         )
 
-    @post("/e/{slug:str}/answers/{answer_id:int}/vote", name="vote")
+    @post("/e/{slug:str}/answers/{answer_id:int}/vote", name="vote", opt={OWN_CONNECTIONS: True})
     async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
         """The hottest route: it takes the context and the writer from the app's state, as resolving two
         dependencies (a task group per request) costs more than the rest of its own work."""

@@ -1,0 +1,72 @@
+"""A request borrows at most one database connection, whatever its page reads and writes."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from tests.conftest import SLUG, Board
+from tests.test_votes import post_answer
+
+
+@contextmanager
+def checkouts(board: Board) -> Iterator[list[str]]:
+    """The connections taken from the pool while the block runs."""
+    taken: list[str] = []
+
+    def took(_dbapi: object, _record: object, _proxy: object) -> None:
+        taken.append("checkout")
+
+    engine = board.ctx.db.engine.sync_engine
+    event.listen(engine, "checkout", took)
+    try:
+        yield taken
+    finally:
+        event.remove(engine, "checkout", took)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        f"/e/{SLUG}",
+        f"/e/{SLUG}/t/{{thread}}",
+        f"/e/{SLUG}/screen",
+        f"/e/{SLUG}/t/{{thread}}/screen",
+        f"/e/{SLUG}/results",
+        f"/api/events/{SLUG}",
+        "/api/threads/{thread}/answers",
+    ],
+)
+async def test_a_participant_or_projector_page_uses_one_connection(board: Board, page: str) -> None:
+    thread_id, _answer = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}")
+    with checkouts(board) as taken:
+        response = await phone.open(page.format(thread=thread_id))
+    assert response.status_code == 200
+    assert len(taken) <= 1
+
+
+async def test_the_moderation_board_and_a_decision_use_one_connection_each(board: Board) -> None:
+    _thread, answer_id = await post_answer(board)
+    moderator = await board.staff("moderator")
+    with checkouts(board) as taken:
+        page = await moderator.open(f"/mod/{SLUG}")
+    assert page.status_code == 200
+    assert len(taken) <= 1
+    with checkouts(board) as taken:
+        hidden = await moderator.submit(f"/mod/{SLUG}/answers/{answer_id}", {"action": "pin"}, htmx=True)
+    assert hidden.status_code == 200
+    assert len(taken) <= 1
+
+
+async def test_posting_an_answer_writes_and_reads_back_on_one_connection(board: Board) -> None:
+    thread_id = (await board.thread_ids())[0]
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    with checkouts(board) as taken:
+        posted = await phone.submit(
+            f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Lire ce qu'on vient d'écrire"}, htmx=True
+        )
+    assert posted.status_code == 201
+    assert "Lire ce qu&#39;on vient d&#39;écrire" in posted.text
+    assert len(taken) <= 1
