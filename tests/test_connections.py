@@ -1,5 +1,6 @@
 """A request borrows at most one database connection, whatever its page reads and writes."""
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -7,6 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.conftest import SLUG, Board
+from tests.test_stream_limits import Stream
 from tests.test_votes import post_answer
 
 
@@ -70,3 +72,45 @@ async def test_posting_an_answer_writes_and_reads_back_on_one_connection(board: 
     assert posted.status_code == 201
     assert "Lire ce qu&#39;on vient d&#39;écrire" in posted.text
     assert len(taken) <= 1
+
+
+@contextmanager
+def held(board: Board) -> Iterator[list[int]]:
+    """How many connections are out of the pool at each moment, as a running list."""
+    out = [0]
+    engine = board.ctx.db.engine.sync_engine
+
+    def took(*_args: object) -> None:
+        out.append(out[-1] + 1)
+
+    def gave(*_args: object) -> None:
+        out.append(out[-1] - 1)
+
+    event.listen(engine, "checkout", took)
+    event.listen(engine, "checkin", gave)
+    try:
+        yield out
+    finally:
+        event.remove(engine, "checkout", took)
+        event.remove(engine, "checkin", gave)
+
+
+async def test_an_open_live_stream_holds_no_connection(board: Board) -> None:
+    thread_id = (await board.thread_ids())[0]
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    with held(board) as out:
+        stream = Stream(board, f"/e/{SLUG}/t/{thread_id}/stream", phone, "127.0.0.1")
+        assert await stream.open() == 200
+        assert out[-1] == 0
+        await stream.close()
+    assert max(out) <= 1
+
+
+async def test_fifty_pages_at_once_each_hold_at_most_one_connection(board: Board) -> None:
+    thread_id, _answer = await post_answer(board)
+    phones = [await board.phone(None) for _ in range(50)]
+    with held(board) as out:
+        pages = await asyncio.gather(*(p.open(f"/e/{SLUG}/t/{thread_id}") for p in phones))
+    assert {page.status_code for page in pages} == {200}
+    assert out[-1] == 0
+    assert max(out) <= 50
