@@ -13,7 +13,12 @@ from pathlib import Path
 
 import httpx
 
+from tests import test_cli
 from tests.conftest import ROOT, SLUG, Board, free_port
+from tests.test_cli import Cli
+
+cli = test_cli.cli
+"""The command line in process, as an operator runs it."""
 
 
 async def test_a_nul_byte_in_an_answer_is_refused_with_422(board: Board) -> None:
@@ -118,19 +123,10 @@ def _cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_seed_refuses_a_slug_outside_lowercase_letters_digits_and_hyphens(tmp_path: Path) -> None:
+def test_seed_refuses_a_slug_outside_lowercase_letters_digits_and_hyphens(tmp_path: Path, cli: Cli) -> None:
     seed = tmp_path / "bad.toml"
     seed.write_text('[event]\nslug = "Débat Public"\ntitle = "Un débat"\n', encoding="utf-8")
-    env = _cli_env(tmp_path)
-    env["BOARD_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'board.sqlite3'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "board.cli", "seed", str(seed)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = cli("seed", str(seed))
     assert done.returncode != 0
     assert "slug" in done.stderr and "Débat Public" in done.stderr and "Traceback" not in done.stderr
 
@@ -166,16 +162,9 @@ def test_the_demo_database_is_readable_by_its_owner_only(tmp_path: Path) -> None
             process.wait()
 
 
-def test_a_database_folder_the_board_creates_is_its_owners_only(tmp_path: Path) -> None:
-    env = _cli_env(tmp_path)
-    env["BOARD_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'board.sqlite3'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "board.cli", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        timeout=60,
-    )
+def test_a_database_folder_the_board_creates_is_its_owners_only(tmp_path: Path, cli: Cli) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'board.sqlite3'}"
+    done = cli("db", "upgrade", env={"BOARD_DATABASE_URL": url})
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "data" / "board.sqlite3").stat().st_mode) == 0o600
