@@ -362,3 +362,25 @@ async def test_an_edit_changes_the_event_and_the_slug_only_while_a_draft(board: 
             await session.exec(select(AuditEntry.action).where(AuditEntry.actor.startswith("nobody")))
         )  # type: ignore[attr-defined]
     assert actions == ["event-create", "event-edit"]
+
+
+async def test_a_change_of_state_reaches_every_open_page_of_the_event(board: Board) -> None:
+    from board.live.channels import event_channel, mod_channel, thread_channel
+    from board.live.messages import Status
+
+    admin = await admin_of(board)
+    thread_id = (await board.thread_ids())[0]
+    channels = [thread_channel(thread_id), event_channel(SLUG), mod_channel(SLUG)]
+    for channel in channels:
+        async with board.ctx.live.channels.subscribe([channel]) as stream:
+            assert (
+                await set_status(admin, SLUG, "closed" if channel != channels[1] else "open")
+            ).status_code == 303
+            message = await asyncio.wait_for(anext(aiter(stream)), 5)
+            assert message == Status("event"), channel
+    async with board.ctx.live.channels.subscribe(channels) as stream:
+        unchanged = await set_status(admin, SLUG, "closed", title="Vers une République collaborative !")
+        assert unchanged.status_code == 303
+        board.ctx.live.channels.send(Status("answers"), channels[:1])
+        first = await asyncio.wait_for(anext(aiter(stream)), 5)
+        assert first == Status("answers"), "an edit that keeps the state redraws nothing"
