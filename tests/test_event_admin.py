@@ -384,3 +384,30 @@ async def test_a_change_of_state_reaches_every_open_page_of_the_event(board: Boa
         board.ctx.live.channels.send(Status("answers"), channels[:1])
         first = await asyncio.wait_for(anext(aiter(stream)), 5)
         assert first == Status("answers"), "an edit that keeps the state redraws nothing"
+
+
+async def test_the_organisers_pages_speak_english_too(board: Board) -> None:
+    admin = await admin_of(board)
+    admin.http.cookies.set("lang", "en")
+    overview = (await admin.open("/admin")).text
+    assert "Organisers' space" in overview and "Create an event" in overview
+    assert "Espace organisateurs" not in overview and "Créer un événement" not in overview
+    refused = await admin.submit("/admin/events", event_form(slug="x", title=""))
+    assert refused.status_code == 422
+    assert "3 to 60 characters" in refused.text and "Give the event a title." in refused.text
+    assert "caractères" not in refused.text
+
+
+async def test_odd_addresses_and_oversized_forms_are_refused_cleanly(board: Board) -> None:
+    admin = await admin_of(board)
+    for path in ("/admin/events/%00", "/admin/events/nope", "/admin/events/nope/event.toml"):
+        response = await admin.open(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("text/html"), path
+    huge = await admin.submit("/admin/events", event_form(description="é" * 70_000))
+    assert huge.status_code == 413
+    long = await admin.submit("/admin/events", event_form(description="d" * 5001, title="t" * 201))
+    assert long.status_code == 422 and "5001 caractères ; 5000 au plus." in long.text
+    assert "201 caractères ; 200 au plus." in long.text
+    async with board.ctx.db.session() as session:
+        assert (await session.exec(select(func.count()).select_from(Event))).one() == 1

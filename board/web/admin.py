@@ -96,8 +96,6 @@ class EventForm:
         """An archived event is read-only: only its state may change."""
         return self.event is not None and self.event.status == "archived"
 
-    statuses = STATUSES
-
 
 def _values(spec: EventSpec | EventView) -> dict[str, str]:
     return {
