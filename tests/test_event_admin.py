@@ -411,3 +411,16 @@ async def test_odd_addresses_and_oversized_forms_are_refused_cleanly(board: Boar
     assert "201 caractères ; 200 au plus." in long.text
     async with board.ctx.db.session() as session:
         assert (await session.exec(select(func.count()).select_from(Event))).one() == 1
+
+
+async def test_fifty_closes_at_once_close_the_event_once(board: Board) -> None:
+    admin = await admin_of(board)
+    fields = _form_values((await admin.open(f"/admin/events/{SLUG}")).text)
+    fields["status"] = "closed"
+    responses = await asyncio.gather(*(admin.submit(f"/admin/events/{SLUG}", fields) for _ in range(50)))
+    assert [r.status_code for r in responses] == [303] * 50
+    async with board.ctx.db.session() as session:
+        actions = list(
+            await session.exec(select(AuditEntry.action).where(AuditEntry.target == f"event {SLUG}"))
+        )
+    assert sorted(actions) == ["event-closed"] + ["event-edit"] * 49

@@ -112,7 +112,7 @@ async def update_event(
     if problems:
         raise InvalidFields(problems)
     async with ctx.db.writing() as session:
-        event = (await session.exec(select(Event).where(Event.slug == slug))).first()
+        event = (await session.exec(select(Event).where(Event.slug == slug).with_for_update())).first()
         if event is None or event.id is None:
             raise NotFound("Cet événement n'existe pas.")
         was = event.status
