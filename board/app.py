@@ -25,6 +25,7 @@ from board.domain.votes import VoteWriter
 from board.live import build_live
 from board.settings import Settings
 from board.web.accounts import AccountsController
+from board.web.admin import AdminController
 from board.web.api import ApiController
 from board.web.connections import OneConnectionPerRequest
 from board.web.errors import HANDLERS
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ScreenController,
             AccountsController,
             ModerationController,
+            AdminController,
             ApiController,
             healthz,
             switch_language,

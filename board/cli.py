@@ -52,7 +52,11 @@ async def _rebuild(ctx: Any, slug: str | None) -> None:
     from board.domain.errors import BoardError
 
     try:
-        chosen = [await events.get_event(ctx, slug)] if slug else await events.list_events(ctx)
+        chosen = (
+            [await events.get_event(ctx, slug, public=False)]
+            if slug
+            else await events.list_events(ctx, public=False)
+        )
     except BoardError as exc:
         sys.exit(f"board: {exc.message}")
     for event in chosen:
@@ -107,7 +111,7 @@ async def _export(ctx: Any, slug: str, fmt: str) -> None:
     from board.domain.errors import BoardError
 
     try:
-        event = await events.get_event(ctx, slug)
+        event = await events.get_event(ctx, slug, public=False)
     except BoardError as exc:
         sys.exit(f"board: {exc.message}")
     writer = export.as_csv if fmt == "csv" else export.as_json

@@ -1,8 +1,11 @@
-"""Who may do what under /mod: a sweep over the route table, so a new moderation route cannot ship unguarded.
+"""Who may do what under /mod and /admin: a sweep over the route table, so a new staff route cannot ship
+unguarded.
 
 Every (method, path) under /mod that the app serves must be listed in CASES below with the least role it
 needs; the sweep then walks each case as an anonymous visitor, an account without a role on the event,
 a facilitator, a moderator and an admin, with real ids in the paths and the CSRF token on every POST.
+Every route under /admin is listed in ADMIN_CASES, swept the same way: any signed-in account reaches
+/admin, only admins the rest.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ class Case:
     needs: str
     data: dict[str, str] = field(default_factory=dict)
     answer: str = "published"
+    upload: bytes | None = None
 
     @property
     def streams(self) -> bool:
         return self.path.endswith("/stream")
 
     def url(self, world: dict[str, Any]) -> str:
-        return self.path.format(**{**world, "answer_id": world[self.answer]})
+        return self.path.format(**{**world, "answer_id": world.get(self.answer)})
 
     def form(self, world: dict[str, Any]) -> dict[str, str]:
         return {key: value.format(**world) for key, value in self.data.items()}
@@ -85,11 +89,41 @@ KNOWN = {(case.method, case.path) for case in CASES}
 FACILITATOR_WRITES = ["thread-close", "thread-open", "thread-present", "thread-down", "thread-up"]
 
 
-def mod_routes(board: Board) -> set[tuple[str, str]]:
-    """(method, path) of every /mod route the app serves; OPTIONS is Litestar's automatic preflight answer."""
+EVENT_FORM = {
+    "title": "Vers une République collaborative",
+    "place": "Lille — Sciences Po Lille",
+    "date": "2017-11-22",
+    "segments": "citoyen\nétudiant\nagent public",
+    "moderation": "post",
+    "voting": "agree-disagree",
+    "retention_days": "180",
+}
+SWEPT_TOML = """[event]
+slug = "sweep-import"
+title = "Un atelier importé"
+[[threads]]
+prompt = "Une question importée ?"
+""".encode()
+# In an order an admin can play from start to end.
+ADMIN_CASES = [
+    Case("GET", "/admin", "account"),
+    Case("GET", "/admin/events", "admin"),
+    Case(
+        "POST", "/admin/events", "admin", {**EVENT_FORM, "slug": "sweep-event", "prompts": "Une question ?"}
+    ),
+    Case("GET", "/admin/events/{slug}", "admin"),
+    Case("POST", "/admin/events/{slug}", "admin", {**EVENT_FORM, "slug": "{slug}", "status": "open"}),
+    Case("GET", "/admin/events/{slug}/event.toml", "admin"),
+    Case("POST", "/admin/import", "admin", upload=SWEPT_TOML),
+]
+ADMIN_KNOWN = {(case.method, case.path) for case in ADMIN_CASES}
+
+
+def mod_routes(board: Board, prefix: str = "/mod") -> set[tuple[str, str]]:
+    """(method, path) of every route under `prefix`; OPTIONS is Litestar's automatic preflight answer."""
     found = set()
     for route in board.app.routes:
-        if not route.path.startswith("/mod"):
+        if not route.path.startswith(prefix):
             continue
         path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
         for method in getattr(route, "methods", {"GET"}):
@@ -178,6 +212,11 @@ async def request(
     if case.method == "GET":
         return await phone.open(url, headers={"HX-Request": "true"} if htmx else {})
     assert case.method == "POST", f"the sweep does not know how to send {case}"
+    if case.upload is not None:
+        headers = {"HX-Request": "true", "x-csrftoken": phone.csrf} if htmx else {}
+        fields = {} if htmx else {"_csrf_token": phone.csrf}
+        files = {"file": ("event.toml", case.upload, "application/toml")}
+        return await phone.http.post(url, data=fields, files=files, headers=headers)
     return await phone.submit(url, case.form(world), htmx=htmx)
 
 
@@ -298,3 +337,57 @@ async def test_a_post_without_the_csrf_token_is_refused_even_for_a_moderator(boa
     assert await audit_actions(board) == before
     accepted = await moderator.submit(f"/mod/{SLUG}/settings", {"moderation": "pre"})
     assert accepted.status_code == 303, "the same form with its token goes through"
+
+
+async def test_the_sweep_knows_every_admin_route(board: Board) -> None:
+    served = mod_routes(board, "/admin")
+    assert served - ADMIN_KNOWN == set(), "new /admin routes: add them to ADMIN_CASES with the role they need"
+    assert ADMIN_KNOWN - served == set(), "ADMIN_CASES lists /admin routes the app no longer serves"
+
+
+async def event_slugs(board: Board) -> list[str]:
+    async with board.ctx.db.session() as session:
+        return sorted(await session.exec(select(Event.slug)))
+
+
+async def test_admin_routes_send_anonymous_visitors_to_sign_in(board: Board) -> None:
+    visitor = await board.phone("/login")
+    for case in ADMIN_CASES:
+        plain = await request(board, visitor, case, {"slug": SLUG})
+        assert plain.status_code == 303, f"{case}: {plain.status_code}"
+        assert plain.headers["location"].startswith("/login?next=/admin"), (
+            f"{case}: {plain.headers['location']}"
+        )
+        htmx = await request(board, visitor, case, {"slug": SLUG}, htmx=True)
+        assert htmx.headers.get("HX-Redirect", "").startswith("/login"), f"{case} (htmx)"
+    assert await event_slugs(board) == [SLUG]
+
+
+@pytest.mark.parametrize(
+    "role", [None, "facilitator", "moderator"], ids=["no-role", "facilitator", "moderator"]
+)
+async def test_only_admins_go_beyond_the_overview(board: Board, role: str | None) -> None:
+    before = await audit_actions(board)
+    staff = await board.staff(role)
+    await staff.open(f"/mod/{SLUG}" if role else "/login")
+    for case in ADMIN_CASES:
+        response = await request(board, staff, case, {"slug": SLUG})
+        expected = 200 if case.needs == "account" else 403
+        assert response.status_code == expected, f"{case}: {response.status_code}"
+        assert response.headers["content-type"].startswith("text/html"), f"{case}: an HTML page"
+    assert await event_slugs(board) == [SLUG]
+    assert await audit_actions(board) == before
+
+
+async def test_an_admin_may_do_everything_under_admin(board: Board) -> None:
+    admin = await board.staff(None, admin=True)
+    await admin.open("/admin")
+    for case in ADMIN_CASES:
+        response = await request(board, admin, case, {"slug": SLUG})
+        assert response.status_code in ALLOWED, f"{case}: {response.status_code} {response.text[:300]}"
+    assert await event_slugs(board) == [SLUG, "sweep-event", "sweep-import"]
+    assert [action for _, action in await audit_actions(board)] == [
+        "event-create",
+        "event-edit",
+        "event-create",
+    ]

@@ -13,12 +13,13 @@ from sqlmodel import col, select
 from board.domain.context import BoardContext
 from board.domain.counts import store_threads
 from board.domain.errors import Conflict, Forbidden, Invalid, TooFast
+from board.domain.lifecycle import CLOSED_TO_ANSWERS, check_open, refusal
 from board.domain.tally import count_locked_threads
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.live.channels import event_channel, mod_channel, thread_channel
 from board.live.counters import ThreadCounts
 from board.live.messages import NewAnswer
-from board.models import Answer, AnswerStatus, Participant, Thread, ThreadStatus, Vote
+from board.models import Answer, AnswerStatus, Event, Participant, Thread, ThreadStatus, Vote
 
 BODY_MAX = 500
 Sort = Literal["top", "new"]
@@ -94,6 +95,7 @@ async def post(
         existing = await _by_client_key(ctx, participant.id, key)
         if existing is not None:
             return existing, False
+    check_open(event, CLOSED_TO_ANSWERS)
     if not thread.is_open:
         raise Conflict("Ce fil est fermé : il n'accepte plus de réponses.")
     status = AnswerStatus.PENDING if event.moderation == "pre" else AnswerStatus.PUBLISHED
@@ -101,6 +103,10 @@ async def post(
         thread_id=thread.id, participant_id=participant.id, body=text, status=status, client_key=key
     )
     async with ctx.db.writing() as session:
+        held = await session.get(Event, event.id)
+        closed = refusal(held.status if held else "draft", CLOSED_TO_ANSWERS)
+        if closed is not None:
+            raise closed
         current = await session.get(Thread, thread.id)
         banned = await session.get(Participant, participant.id)
         if current is None or current.status != ThreadStatus.OPEN:

@@ -37,3 +37,12 @@ class TooFast(BoardError):
     def __init__(self, template: str, retry_after: int) -> None:
         super().__init__(template, wait=retry_after)
         self.retry_after = retry_after
+
+
+class InvalidFields(Invalid):
+    """Several fields of one form refused at once, each with its own message (a template and its fields),
+    so that a page can show every message beside its field."""
+
+    def __init__(self, fields: dict[str, tuple[str, dict[str, object]]]) -> None:
+        super().__init__("Le formulaire contient des erreurs : corrigez les champs signalés.")
+        self.fields = fields

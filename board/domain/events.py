@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from board.domain.context import BoardContext
 from board.domain.errors import NotFound
 from board.domain.views import EventView, ThreadView
-from board.models import Event, Thread, ThreadStatus
+from board.models import Event, EventStatus, Thread, ThreadStatus
 
 
 def event_view(event: Event | Row[Any]) -> EventView:
@@ -28,6 +28,12 @@ def event_view(event: Event | Row[Any]) -> EventView:
         voting=event.voting,
         segments=tuple(event.segments or ()),
         screen_thread_id=event.screen_thread_id,
+        status=event.status,
+        retention_days=event.retention_days,
+        closed_at=event.closed_at,
+        responsible=event.responsible,
+        contact=event.contact,
+        created_at=event.created_at,
     )
 
 
@@ -42,10 +48,13 @@ def thread_view(thread: Thread | Row[Any]) -> ThreadView:
     )
 
 
-async def list_events(ctx: BoardContext) -> list[EventView]:
+async def list_events(ctx: BoardContext, *, public: bool = True) -> list[EventView]:
+    """Newest first; participants see every event but drafts."""
+    query = select(Event).order_by(col(Event.created_at).desc(), col(Event.id).desc())
+    if public:
+        query = query.where(Event.status != EventStatus.DRAFT)
     async with ctx.db.session() as session:
-        rows = await session.exec(select(Event).order_by(col(Event.created_at).desc()))
-        return [event_view(e) for e in rows]
+        return [event_view(e) for e in await session.exec(query)]
 
 
 _EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -60,16 +69,17 @@ _PUBLIC_THREADS = _ALL_THREADS.where(_THREADS.c.status != ThreadStatus.DRAFT)
 _THREAD_BY_ID = sa_select(_THREADS).where(_THREADS.c.id == bindparam("thread"))
 
 
-async def get_event(ctx: BoardContext, slug: str) -> EventView:
+async def get_event(ctx: BoardContext, slug: str, *, public: bool = True) -> EventView:
     """Read on every participant request: plain rows, no ORM objects.
 
-    No slug holds NUL, and PostgreSQL would reject it as a parameter: such a slug is simply unknown.
+    A draft is the organisers' alone: to the public it does not exist. No slug holds NUL, and
+    PostgreSQL would reject it as a parameter: such a slug is simply unknown.
     """
     if "\x00" in slug:
         raise NotFound("Cet événement n'existe pas.")
     async with ctx.db.connect() as conn:
         event = (await conn.execute(_EVENT_BY_SLUG, {"slug": slug})).first()
-    if event is None:
+    if event is None or (public and event.status == EventStatus.DRAFT):
         raise NotFound("Cet événement n'existe pas.")
     return event_view(event)
 

@@ -14,6 +14,7 @@ from board.domain.answers import has_visible
 from board.domain.context import BoardContext
 from board.domain.counts import publish_participants
 from board.domain.errors import Invalid, TooFast
+from board.domain.lifecycle import CLOSED_TO_PROFILES, check_open
 from board.domain.tally import count_event_participants, lock_event
 from board.domain.views import EventView, ParticipantView
 from board.live.channels import event_channel
@@ -109,6 +110,7 @@ async def join(
 async def set_profile(
     ctx: BoardContext, event: EventView, participant: ParticipantView, segment: str, name: str
 ) -> ParticipantView:
+    check_open(event, CLOSED_TO_PROFILES)
     segment = segment.strip()
     name = clean_name(name)
     if segment and segment not in event.segments:

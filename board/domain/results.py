@@ -15,7 +15,7 @@ from board.domain.errors import NotFound
 from board.domain.events import event_view, thread_view
 from board.domain.tally import recount_answers
 from board.domain.views import ThreadView
-from board.models import Event, Thread, ThreadStatus
+from board.models import Event, EventStatus, Thread, ThreadStatus
 
 BRIDGE_APPROVAL = 0.6
 BRIDGE_MIN_SEGMENTS = 2
@@ -60,7 +60,8 @@ class AnswerResult:
 
 
 async def public_thread(ctx: BoardContext, thread_id: int) -> tuple[ThreadView, tuple[str, ...]]:
-    """A thread anyone may read, with its event's segments; NotFound for a draft or an unknown id."""
+    """A thread anyone may read, with its event's segments; NotFound for a draft (thread or event) or an
+    unknown id."""
     async with ctx.db.session() as session:
         row = (
             await session.exec(
@@ -69,7 +70,7 @@ async def public_thread(ctx: BoardContext, thread_id: int) -> tuple[ThreadView, 
                 .where(Thread.id == thread_id)
             )
         ).first()
-    if row is None or row[0].status == ThreadStatus.DRAFT:
+    if row is None or row[0].status == ThreadStatus.DRAFT or row[1].status == EventStatus.DRAFT:
         raise NotFound("Ce fil de discussion n'existe pas.")
     return thread_view(row[0]), event_view(row[1]).segments
 

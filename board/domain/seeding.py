@@ -10,9 +10,19 @@ from typing import Any
 from sqlmodel import select
 
 from board.domain.context import BoardContext
-from board.models import DEFAULT_SEGMENTS, Event, Thread, ThreadStatus
+from board.models import DEFAULT_SEGMENTS, Event, EventStatus, Thread, ThreadStatus, utcnow
 
-EVENT_FIELDS = ("title", "place", "date", "organisers", "description", "moderation", "voting")
+EVENT_FIELDS = (
+    "title",
+    "place",
+    "date",
+    "organisers",
+    "description",
+    "moderation",
+    "voting",
+    "responsible",
+    "contact",
+)
 SLUG = re.compile(r"[a-z0-9-]+")
 """A slug is a path segment and a cookie name: only these characters are safe in both."""
 
@@ -33,23 +43,37 @@ def read_seed(path: Path) -> dict[str, Any]:
         raise SeedError(
             f"{path}: the event slug {event['slug']!r} may only hold lowercase letters a-z, digits and '-'"
         )
+    if event.get("status", EventStatus.OPEN) not in tuple(EventStatus):
+        raise SeedError(f"{path}: the event status must be one of {', '.join(EventStatus)}")
+    retention = event.get("retention_days", 180)
+    if not isinstance(retention, int) or isinstance(retention, bool) or retention < 0:
+        raise SeedError(f"{path}: retention_days must be a whole number of days, 0 or more")
     for thread in data.get("threads", []):
         if not str(thread.get("prompt", "")).strip():
             raise SeedError(f"{path}: every [[threads]] entry needs a prompt")
+        if thread.get("status", ThreadStatus.OPEN) not in tuple(ThreadStatus):
+            raise SeedError(f"{path}: a thread status must be one of {', '.join(ThreadStatus)}")
     return data
 
 
 async def seed_file(ctx: BoardContext, path: Path) -> tuple[str, int]:
-    """Create the event and any missing threads; existing ones keep their state."""
+    """Create the event and any missing threads; existing ones keep their state.
+
+    A new event is open unless the file sets its `status`.
+    """
     data = read_seed(path)
     spec = data["event"]
     async with ctx.db.writing() as session:
         event = (await session.exec(select(Event).where(Event.slug == spec["slug"]))).first()
         if event is None:
+            status = spec.get("status", EventStatus.OPEN)
             event = Event(
                 slug=spec["slug"],
                 title=str(spec["title"]),
                 segments=list(spec.get("segments", DEFAULT_SEGMENTS)),
+                status=status,
+                retention_days=spec.get("retention_days", 180),
+                closed_at=utcnow() if status in (EventStatus.CLOSED, EventStatus.ARCHIVED) else None,
             )
             for key in EVENT_FIELDS:
                 if key in spec:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from board.live.counters import ThreadCounts
-from board.models import AnswerStatus, ThreadStatus
+from board.models import AnswerStatus, EventStatus, ThreadStatus
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,21 @@ class EventView:
     voting: str
     segments: tuple[str, ...]
     screen_thread_id: int | None
+    status: str = EventStatus.OPEN
+    retention_days: int = 180
+    closed_at: datetime | None = None
+    responsible: str = ""
+    contact: str = ""
+    created_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == EventStatus.OPEN
+
+    @property
+    def is_over(self) -> bool:
+        """Closed or archived: the results stand, nobody answers or votes any more."""
+        return self.status in (EventStatus.CLOSED, EventStatus.ARCHIVED)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlmodel import col
 from board.domain.context import BoardContext
 from board.domain.counts import store_threads
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
+from board.domain.lifecycle import CLOSED_TO_VOTES, refusal
 from board.domain.participants import insert_new
 from board.domain.tally import AnswerCounts, count_locked_threads
 from board.live.channels import event_channel, thread_channel
@@ -189,6 +190,9 @@ class VoteWriter:
         voter = people.get(request.participant_id)
         if request.event_id != answer.event_id or (voter is not None and voter.event_id != answer.event_id):
             return Forbidden(OTHER_EVENT)
+        over = refusal(answer.event_status, CLOSED_TO_VOTES)
+        if over is not None:
+            return over
         if voter is not None and voter.banned:
             return Forbidden("Votre participation a été suspendue par la modération.")
         if answer.thread_status != ThreadStatus.OPEN:
@@ -256,6 +260,7 @@ class _Target:
     slug: str
     voting: str
     event_id: int
+    event_status: str
 
 
 @dataclass(frozen=True)
@@ -298,6 +303,7 @@ _TARGETS: Select[*tuple[Any, ...]] = (
         col(Event.slug).label("slug"),
         col(Event.voting).label("voting"),
         col(Event.id).label("event_id"),
+        col(Event.status).label("event_status"),
         col(Answer.agree).label("agree"),
         col(Answer.disagree).label("disagree"),
     )
@@ -353,7 +359,14 @@ def _read(conn: Connection, answer_ids: list[int], people: list[str], *, lock: b
     counts: dict[int, tuple[int, int]] = {}
     for row in conn.execute(_TARGETS_LOCKED if lock else _TARGETS, {"answers": answer_ids}):
         answers[row.answer_id] = _Target(
-            row.thread_id, row.status, row.merged_into, row.thread_status, row.slug, row.voting, row.event_id
+            row.thread_id,
+            row.status,
+            row.merged_into,
+            row.thread_status,
+            row.slug,
+            row.voting,
+            row.event_id,
+            row.event_status,
         )
         counts[row.answer_id] = (int(row.agree), int(row.disagree))
     known: dict[str, _Voter] = {}

@@ -25,7 +25,9 @@ def login_attempt(username: str, address: str) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+    """Back where the person was going, on this site only; else the organisers' space."""
+    local = target and target.startswith("/") and not target.startswith(("//", "/\\"))
+    return target if local and target else "/admin"
 
 
 class AccountsController(Controller):

@@ -86,7 +86,7 @@ def sign_in_required(request: Request, exc: SignInRequired) -> Response[Any]:
     """Anonymous on a moderation route: to /login, and back here afterwards."""
     path = request.url.path
     if request.method != "GET" or path.endswith("/stream"):
-        path = "/".join(path.split("/")[:3])
+        path = "/admin" if path.startswith("/admin") else "/".join(path.split("/")[:3])
     target = f"/login?next={quote(path)}"
     if is_htmx(request):
         return Response("", status_code=200, headers={"HX-Redirect": target})

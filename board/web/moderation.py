@@ -56,7 +56,7 @@ async def _after(
 ) -> Response[Any]:
     """htmx gets the refreshed board, a plain form goes back where it came from (this event only)."""
     if is_htmx(request):
-        fresh = Staff(who.account, await events.get_event(ctx, who.event.slug), who.role)
+        fresh = Staff(who.account, await events.get_event(ctx, who.event.slug, public=False), who.role)
         data = await _mod_page(ctx, fresh, message)
         return page(request, "moderation/board.html", {"page": data}, block="board")
     back = str((await read_form(request)).get("next", "") or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,13 @@ def make_environment(*, auto_reload: bool = False, timezone: str = "Europe/Paris
     )
     zone = ZoneInfo(timezone)
     env.filters["hhmm"] = lambda value: value.astimezone(zone).strftime("%H:%M")
+    env.filters["when"] = lambda value: _local(value, zone).strftime("%Y-%m-%d %H:%M")
     return env
+
+
+def _local(value: datetime, zone: ZoneInfo) -> datetime:
+    """SQLite hands back naive datetimes; the board stores UTC."""
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
 
 
 def is_htmx(request: Request) -> bool:

@@ -16,7 +16,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
 
-from board.domain import accounts, events
+from board.domain import accounts, events, lifecycle
 from board.domain.accounts import AccountView
 from board.domain.audit import Actor
 from board.domain.context import BoardContext
@@ -82,16 +82,21 @@ async def signed_in(ctx: BoardContext, request: ASGIConnection[Any, Any, Any, An
 async def staff(
     ctx: BoardContext, request: ASGIConnection[Any, Any, Any, Any], slug: str, needed: str = "facilitator"
 ) -> Staff:
-    """The signed-in account with at least `needed` on the event: 303 to /login, or 403."""
+    """The signed-in account with at least `needed` on the event: 303 to /login, or 403.
+
+    An archived event is read-only: its pages open, every write is refused (409).
+    """
     account = await signed_in(ctx, request)
     if account is None:
         raise SignInRequired()
-    event = await events.get_event(ctx, slug)
+    event = await events.get_event(ctx, slug, public=False)
     role = await accounts.role_on(ctx, account, event.id)
     if role is None:
         raise Forbidden("Votre compte n'a pas de rôle sur cet événement.")
     if not accounts.allows(role, needed):
         raise Forbidden("Cette action est réservée aux modérateurs de l'événement.")
+    if request.scope.get("method", "GET") not in ("GET", "HEAD"):
+        lifecycle.check_writable(event)
     return Staff(account, event, role)
 
 

@@ -53,7 +53,7 @@ async def _thread_events(
                 )
             elif isinstance(message, Ping):
                 yield ServerSentEventMessage(comment="ping")
-            elif message.status in ("answers", "threads"):
+            elif message.status in ("answers", "threads", "event"):
                 yield ServerSentEventMessage(event="status", data=message.status)
                 if message.totals is not None:
                     yield ServerSentEventMessage(
