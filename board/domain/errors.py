@@ -37,3 +37,7 @@ class TooFast(BoardError):
     def __init__(self, template: str, retry_after: int) -> None:
         super().__init__(template, wait=retry_after)
         self.retry_after = retry_after
+
+
+class Gone(BoardError):
+    """A one-time link already used, expired or withdrawn."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel.dates import format_datetime
 from jinja2.environment import TemplateModule
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Request
@@ -129,7 +131,13 @@ def make_environment(*, auto_reload: bool = False, timezone: str = "Europe/Paris
     )
     zone = ZoneInfo(timezone)
     env.filters["hhmm"] = lambda value: value.astimezone(zone).strftime("%H:%M")
+    env.filters["when"] = lambda value: when(value, zone)
     return env
+
+
+def when(value: datetime, zone: ZoneInfo) -> str:
+    """A date and time as people of the page's language write it: « 22 nov. 2017 19:36 »."""
+    return format_datetime(value.astimezone(zone), "d MMM y HH:mm", locale=i18n.current())
 
 
 def is_htmx(request: Request) -> bool:
