@@ -92,6 +92,10 @@ class ElementIds:
     def merge_into(answer_id: int) -> str:
         return f"into-{answer_id}"
 
+    @staticmethod
+    def tab_count(thread_id: int, tab: str) -> str:
+        return f"t{thread_id}-{tab}-n"
+
 
 @cache
 def static_url(name: str) -> str:
