@@ -27,7 +27,6 @@ from board.models import Account, Event, EventRole, Invitation, utcnow
 VALID_FOR = timedelta(days=7)
 LABEL_MAX = 120
 USERNAME = re.compile(r"[\w.@-]{2,40}")
-USED = "Cette invitation a déjà servi, a expiré ou a été retirée : demandez-en une nouvelle."
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ async def open_invitation(ctx: BoardContext, token: str) -> InvitationView:
         raise NotFound("Cette invitation n'existe pas.")
     invitation, slug, title = row
     if not _usable(invitation):
-        raise Gone(USED)
+        raise Gone("Cette invitation a déjà servi, a expiré ou a été retirée : demandez-en une nouvelle.")
     return _view(invitation, slug, title)
 
 
@@ -153,7 +152,7 @@ async def accept(
             .values(used_at=now)
         )
         if claimed.rowcount != 1:
-            raise Gone(USED)
+            raise Gone("Cette invitation a déjà servi, a expiré ou a été retirée : demandez-en une nouvelle.")
         invitation = await session.get(Invitation, offered.id)
         assert invitation is not None
         if signed_in is None:
