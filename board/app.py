@@ -32,9 +32,11 @@ from board.web.errors import HANDLERS
 from board.web.headers import HeadAsGet, OfflineRapidoc, SecurityHeadersMiddleware
 from board.web.health import healthz, readyz
 from board.web.i18n import LanguageMiddleware
+from board.web.invitations import InviteController, StaffController
 from board.web.language import switch_language
 from board.web.moderation import ModerationController
 from board.web.participant import ParticipantController
+from board.web.passwords import PasswordController
 from board.web.render import STATIC, Fragments, make_environment
 from board.web.screen import ScreenController
 from board.web.stream import StreamController
@@ -85,6 +87,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountsController,
             ModerationController,
             AdminController,
+            StaffController,
+            InviteController,
+            PasswordController,
             ApiController,
             healthz,
             switch_language,

@@ -65,20 +65,43 @@ async def _rebuild(ctx: Any, slug: str | None) -> None:
 
 
 DEMO_ACCOUNT = "moderation"
+DEMO_PASSWORD_FILE = "demo-password"
 
 
 async def _demo_account(ctx: Any) -> None:
-    """The demo's moderator account, made once; its password is printed that one time."""
+    """The demo's moderator account, made once. Its password is kept beside the demo secret and printed
+    at every start while it still signs in; once changed, the way to choose a new one is printed instead."""
     import secrets
 
     from board.domain import accounts
 
-    if await accounts.account_exists(ctx, DEMO_ACCOUNT):
-        print(f"  moderator account: {DEMO_ACCOUNT} (password printed when it was created)")
-        return
-    password = secrets.token_urlsafe(12)
-    await accounts.add_account(ctx, DEMO_ACCOUNT, password, event_slug=DEMO_SLUG, role="moderator")
-    print(f"  moderator account: {DEMO_ACCOUNT} / {password}  (shown once: note it now)")
+    kept = ctx.settings.data_dir / DEMO_PASSWORD_FILE
+    if not await accounts.account_exists(ctx, DEMO_ACCOUNT):
+        password = secrets.token_urlsafe(12)
+        await accounts.add_account(ctx, DEMO_ACCOUNT, password, event_slug=DEMO_SLUG, role="moderator")
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.touch(mode=0o600)
+        kept.write_text(password + "\n")
+    password = kept.read_text().strip() if kept.exists() else ""
+    if password and await accounts.authenticate(ctx, DEMO_ACCOUNT, password) is not None:
+        print(f"  moderator account: {DEMO_ACCOUNT} / {password}")
+    else:
+        print(
+            f"  moderator account: {DEMO_ACCOUNT} (its password was changed; "
+            f"to choose a new one: board account reset {DEMO_ACCOUNT})"
+        )
+
+
+async def _reset_link(ctx: Any, username: str) -> None:
+    from board.domain import passwords
+    from board.domain.errors import BoardError
+
+    try:
+        token = await passwords.create_reset(ctx, username)
+    except BoardError as exc:
+        sys.exit(f"board: {exc.message}")
+    print(f"{ctx.settings.public_url.rstrip('/')}/reset/{token}")
+    print(f"valid 24 hours, once; earlier reset links of {username} no longer work", file=sys.stderr)
 
 
 async def _add_account(ctx: Any, args: argparse.Namespace, password: str) -> None:
@@ -125,6 +148,10 @@ def cmd_account(args: argparse.Namespace) -> None:
         sys.exit("board: --role needs --event SLUG")
     password = _read_password(args.password_stdin)
     asyncio.run(_with_context(_settings(demo=True), lambda ctx: _add_account(ctx, args, password)))
+
+
+def cmd_reset(args: argparse.Namespace) -> None:
+    asyncio.run(_with_context(_settings(demo=True), lambda ctx: _reset_link(ctx, args.username)))
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -202,10 +229,24 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the web server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--demo", action="store_true", help="seed the demo event; no secret key needed")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s; 0.0.0.0 for every one)",
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default: %(default)s); more than one needs BOARD_REDIS_URL",
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed the demo event, keep a secret key in BOARD_DATA_DIR (none needed) and print the demo "
+        "moderator's password at every start until it is changed",
+    )
     serve.set_defaults(run=cmd_serve)
 
     seed = sub.add_parser("seed", help="create events and threads from TOML files (idempotent)")
@@ -227,6 +268,12 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=["moderator", "facilitator"], default=None)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(run=cmd_account)
+    reset = account_sub.add_parser(
+        "reset",
+        help="print a one-time link (valid 24 hours) to choose a new password; the way back for a lost one",
+    )
+    reset.add_argument("username")
+    reset.set_defaults(run=cmd_reset)
 
     exporter = sub.add_parser("export", help="open-data export of an event to standard output")
     exporter.add_argument("slug")

@@ -145,3 +145,30 @@ class AuditEntry(SQLModel, table=True):
     target: str = Field(default="", max_length=200)
     reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time link that gives a role on an event: only a hash of its token is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    role: str = Field(max_length=12)
+    label: str = Field(default="", max_length=120)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: int | None = Field(default=None, foreign_key="account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = Field(default=None)
+    used_by: int | None = Field(default=None, foreign_key="account.id")
+    revoked_at: datetime | None = Field(default=None)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time link to choose a new password, printed by `board account reset`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = Field(default=None)

@@ -1,17 +1,19 @@
 """Who may do what under /mod and /admin: a sweep over the route table, so a new staff route cannot ship
 unguarded.
 
-Every (method, path) under /mod that the app serves must be listed in CASES below with the least role it
-needs; the sweep then walks each case as an anonymous visitor, an account without a role on the event,
-a facilitator, a moderator and an admin, with real ids in the paths and the CSRF token on every POST.
-Every route under /admin is listed in ADMIN_CASES, swept the same way: any signed-in account reaches
-/admin, only admins the rest.
+Every (method, path) of an event's staff routes (under /mod or /admin/events/{slug}) that the app serves
+must be listed in CASES below with the least role it needs; the sweep then walks each case as an anonymous
+visitor, an account without a role on the event, a facilitator, a moderator and an admin, with real ids in
+the paths and the CSRF token on every POST. Every other route under /admin (the organisers' pages) is listed
+in ADMIN_CASES, swept the same way: any signed-in account reaches /admin, only admins the rest. The staff
+routes outside an event (invitation and reset links, one's password) are checked by their own test at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +21,14 @@ import httpx
 import pytest
 from sqlmodel import col, func, select
 
-from board.models import Answer, AuditEntry, Event, Thread
-from tests.conftest import SLUG, Board, Phone, get_scope
+from board.domain import accounts, events, invitations
+from board.domain.audit import Actor
+from board.models import Answer, AuditEntry, Event, EventRole, Thread
+from tests.conftest import PASSWORD, SLUG, Board, Phone, get_scope
 
-ALLOWED = (200, 303)
+ALLOWED = (200, 201, 303)
+ROLES_SWEPT = ("facilitator", "moderator", "admin")
+EVENT_ROUTES = ("/mod", "/admin/events/{slug")
 
 
 @dataclass(frozen=True)
@@ -35,19 +41,21 @@ class Case:
     data: dict[str, str] = field(default_factory=dict)
     answer: str = "published"
     upload: bytes | None = None
+    query: str = ""
 
     @property
     def streams(self) -> bool:
         return self.path.endswith("/stream")
 
     def url(self, world: dict[str, Any]) -> str:
-        return self.path.format(**{**world, "answer_id": world.get(self.answer)})
+        path = self.path.format(**{**world, "answer_id": world.get(self.answer)})
+        return f"{path}?{self.query.format(**world)}" if self.query else path
 
     def form(self, world: dict[str, Any]) -> dict[str, str]:
         return {key: value.format(**world) for key, value in self.data.items()}
 
     def __str__(self) -> str:
-        return f"{self.method} {self.path} {self.data or ''}".strip()
+        return f"{self.method} {self.path}{'?' + self.query if self.query else ''} {self.data or ''}".strip()
 
 
 def answer_action(action: str, *, answer: str = "published", **fields: str) -> Case:
@@ -61,6 +69,8 @@ def thread_action(action: str, needs: str = "facilitator", **fields: str) -> Cas
 # In an order a moderator can play from start to end, each request valid in the state the last one left.
 CASES = [
     Case("GET", "/mod/{slug}", "facilitator"),
+    Case("GET", "/mod/{slug}", "facilitator", query="thread={thread_id}&tab=published&q=Expérimenter&page=1"),
+    Case("GET", "/mod/{slug}/answers/search", "moderator", query="q=valuer&thread={thread_id}"),
     Case("GET", "/mod/{slug}/stream", "facilitator"),
     thread_action("close"),
     thread_action("open"),
@@ -84,6 +94,12 @@ CASES = [
     Case("GET", "/mod/{slug}/export.csv", "moderator"),
     Case("GET", "/mod/{slug}/export.json", "moderator"),
     Case("GET", "/mod/{slug}/audit", "moderator"),
+    Case("GET", "/mod/{slug}/audit", "moderator", query="thread={thread_id}&person={username}"),
+    Case("GET", "/mod/{slug}/audit.csv", "moderator"),
+    Case("GET", "/admin/events/{slug}/staff", "admin"),
+    Case("POST", "/admin/events/{slug}/invitations", "admin", {"role": "facilitator", "label": "Invitée"}),
+    Case("POST", "/admin/events/{slug}/invitations/{invitation_id}/withdraw", "admin"),
+    Case("POST", "/admin/events/{slug}/staff/{username}/revoke", "admin"),
 ]
 KNOWN = {(case.method, case.path) for case in CASES}
 FACILITATOR_WRITES = ["thread-close", "thread-open", "thread-present", "thread-down", "thread-up"]
@@ -119,11 +135,11 @@ ADMIN_CASES = [
 ADMIN_KNOWN = {(case.method, case.path) for case in ADMIN_CASES}
 
 
-def mod_routes(board: Board, prefix: str = "/mod") -> set[tuple[str, str]]:
-    """(method, path) of every route under `prefix`; OPTIONS is Litestar's automatic preflight answer."""
+def mod_routes(board: Board, prefixes: tuple[str, ...] = EVENT_ROUTES) -> set[tuple[str, str]]:
+    """(method, path) of every route under `prefixes`; OPTIONS is Litestar's automatic preflight answer."""
     found = set()
     for route in board.app.routes:
-        if not route.path.startswith(prefix):
+        if not route.path.startswith(prefixes):
             continue
         path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
         for method in getattr(route, "methods", {"GET"}):
@@ -154,6 +170,14 @@ async def prepare(board: Board) -> dict[str, Any]:
     assert (await setup.submit(f"/mod/{SLUG}/settings", {"moderation": "post"})).status_code == 303
     async with board.ctx.db.session() as session:
         participant_id = (await session.get(Answer, published)).participant_id  # type: ignore[union-attr]
+    username = f"revokable-{uuid.uuid4().hex[:6]}"
+    await accounts.add_account(board.ctx, username, PASSWORD, event_slug=SLUG, role="facilitator")
+    inviter = await accounts.add_account(
+        board.ctx, f"inviter-{uuid.uuid4().hex[:6]}", PASSWORD, is_admin=True
+    )
+    event = await events.get_event(board.ctx, SLUG)
+    actor = Actor(inviter.id, inviter.username, "admin")
+    invitation, _ = await invitations.invite(board.ctx, event, actor, "moderator", "À retirer")
     return {
         "slug": SLUG,
         "thread_id": thread_id,
@@ -161,6 +185,8 @@ async def prepare(board: Board) -> dict[str, Any]:
         "other": other,
         "pending": pending,
         "participant_id": participant_id,
+        "username": username,
+        "invitation_id": invitation.id,
     }
 
 
@@ -227,11 +253,11 @@ async def audit_actions(board: Board) -> list[tuple[str, str]]:
 
 
 async def test_the_sweep_knows_every_moderation_route(board: Board) -> None:
-    served = mod_routes(board)
+    served = mod_routes(board) - ADMIN_KNOWN
     assert served, "no /mod route found: the sweep is reading the route table wrongly"
     assert served - KNOWN == set(), "new /mod routes: add them to CASES with the role they need"
     assert KNOWN - served == set(), "CASES lists /mod routes the app no longer serves"
-    assert {case.needs for case in CASES} == {"facilitator", "moderator"}
+    assert {case.needs for case in CASES} == set(ROLES_SWEPT)
 
 
 async def test_anonymous_visitors_are_sent_to_the_login_page(board: Board) -> None:
@@ -270,7 +296,7 @@ async def test_a_facilitator_runs_threads_and_screen_but_cannot_moderate(board: 
     assert (await facilitator.open(f"/mod/{SLUG}")).status_code == 200
     for case in CASES:
         response = await request(board, facilitator, case, world)
-        if case.needs == "moderator":
+        if case.needs != "facilitator":
             assert response.status_code == 403, f"{case}: {response.status_code}"
         else:
             assert response.status_code in ALLOWED, f"{case}: {response.status_code} {response.text[:300]}"
@@ -295,23 +321,29 @@ async def test_a_moderator_or_an_admin_may_do_everything(board: Board, role: str
     before = len(await audit_actions(board))
     moderator = await board.staff(role, admin=admin)
     await moderator.open(f"/mod/{SLUG}")
+    role_here = "admin" if admin else role
     for case in CASES:
         response = await request(board, moderator, case, world)
+        if ROLES_SWEPT.index(case.needs) > ROLES_SWEPT.index(role_here or "admin"):
+            assert response.status_code == 403, f"{case}: {response.status_code}"
+            continue
         assert response.status_code in ALLOWED, f"{case}: {response.status_code} {response.text[:300]}"
         if case.streams:
             assert response.headers["content-type"].startswith("text/event-stream")
 
-    writes = [c for c in CASES if c.method == "POST"]
-    assert len(await audit_actions(board)) - before == len(writes), "every moderation action is audited"
+    writes = [c for c in CASES if c.method == "POST" and (admin or c.needs != "admin")]
+    assert len(await audit_actions(board)) - before == len(writes), "every staff action is audited"
     async with board.ctx.db.session() as session:
         merged = await session.get(Answer, world["published"])
         rejected = await session.get(Answer, world["pending"])
         event = (await session.exec(select(Event).where(Event.slug == SLUG))).one()
         threads = (await session.exec(select(func.count()).select_from(Thread))).one()
+        roles = (await session.exec(select(func.count()).select_from(EventRole))).one()
     assert merged is not None and merged.merged_into == world["other"]
     assert rejected is not None and (rejected.status, rejected.reason) == ("rejected", "abusive")
     assert (event.moderation, event.voting) == ("pre", "upvote")
     assert threads == 6
+    assert roles == (1 if admin else 3), "the admin revoked the facilitator's role; a moderator could not"
 
 
 async def test_a_post_without_the_csrf_token_is_refused_even_for_a_moderator(board: Board) -> None:
@@ -340,7 +372,7 @@ async def test_a_post_without_the_csrf_token_is_refused_even_for_a_moderator(boa
 
 
 async def test_the_sweep_knows_every_admin_route(board: Board) -> None:
-    served = mod_routes(board, "/admin")
+    served = mod_routes(board, ("/admin",)) - KNOWN
     assert served - ADMIN_KNOWN == set(), "new /admin routes: add them to ADMIN_CASES with the role they need"
     assert ADMIN_KNOWN - served == set(), "ADMIN_CASES lists /admin routes the app no longer serves"
 
@@ -391,3 +423,33 @@ async def test_an_admin_may_do_everything_under_admin(board: Board) -> None:
         "event-edit",
         "event-create",
     ]
+
+
+async def test_staff_routes_outside_an_event_need_a_session_or_a_live_token(board: Board) -> None:
+    """/account/password needs a session; /invite/{token} and /reset/{token} are the token's alone."""
+    outside = {
+        (method, path)
+        for route in board.app.routes
+        for method in getattr(route, "methods", {"GET"})
+        if method in ("GET", "POST")
+        for path in [re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)]
+        if path.startswith(("/account", "/invite", "/reset"))
+    }
+    assert outside == {
+        ("GET", "/account/password"),
+        ("POST", "/account/password"),
+        ("GET", "/invite/{token}"),
+        ("POST", "/invite/{token}"),
+        ("GET", "/reset/{token}"),
+        ("POST", "/reset/{token}"),
+    }
+    visitor = await board.phone("/login")
+    for method, path in sorted(outside):
+        url = path.format(token="no-such-token")
+        response = await (
+            visitor.open(url) if method == "GET" else visitor.submit(url, {"password": PASSWORD})
+        )
+        expected = 303 if path == "/account/password" else 404
+        assert response.status_code == expected, f"{method} {path}: {response.status_code}"
+        if expected == 303:
+            assert response.headers["location"].startswith("/login")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -26,11 +27,18 @@ class AccountView:
     id: int
     username: str
     is_admin: bool
+    stamp: str = ""
+    """Changes with the password: sessions opened under another stamp are over."""
+
+
+def password_stamp(password_hash: str) -> str:
+    """Every hash has a fresh salt, so a new password (even the same one) gives a new stamp."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def _view(account: Account) -> AccountView:
     assert account.id is not None
-    return AccountView(account.id, account.username, account.is_admin)
+    return AccountView(account.id, account.username, account.is_admin, password_stamp(account.password_hash))
 
 
 async def add_account(
@@ -74,7 +82,17 @@ async def account_exists(ctx: BoardContext, username: str) -> bool:
 
 
 _verifier = ThreadPoolExecutor(1, thread_name_prefix="argon2")
-"""Password checks run here, one at a time: off the event loop, and never more than a core's worth."""
+"""Password checks and hashes run here, one at a time: off the event loop, and never more than a core's worth."""
+
+
+async def hash_password(password: str) -> str:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_verifier, _hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_verifier, _verify, password_hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -92,11 +110,16 @@ async def authenticate(ctx: BoardContext, username: str, password: str) -> Accou
             account = (
                 await session.exec(select(Account).where(Account.username == username.strip()))
             ).first()
-    loop = asyncio.get_running_loop()
-    valid = await loop.run_in_executor(
-        _verifier, _verify, account.password_hash if account else _DUMMY_HASH, password
-    )
+    valid = await verify_password(account.password_hash if account else _DUMMY_HASH, password)
     return _view(account) if account and valid else None
+
+
+async def get_by_name(ctx: BoardContext, username: str) -> AccountView | None:
+    if "\x00" in username:
+        return None
+    async with ctx.db.session() as session:
+        account = (await session.exec(select(Account).where(Account.username == username))).first()
+    return _view(account) if account else None
 
 
 async def get_account(ctx: BoardContext, account_id: int) -> AccountView | None:

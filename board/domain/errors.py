@@ -46,3 +46,7 @@ class InvalidFields(Invalid):
     def __init__(self, fields: dict[str, tuple[str, dict[str, object]]]) -> None:
         super().__init__("Le formulaire contient des erreurs : corrigez les champs signalés.")
         self.fields = fields
+
+
+class Gone(BoardError):
+    """A one-time link already used, expired or withdrawn."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from board.domain.answers import answer_view
 from board.domain.audit import Actor, record
@@ -193,40 +194,18 @@ async def announce(ctx: BoardContext, event: EventView, thread_ids: list[int]) -
         )
 
 
-async def queue(ctx: BoardContext, event: EventView) -> list[ModAnswer]:
-    """Pending answers of the event, oldest first."""
-    return await _mod_answers(ctx, event, statuses=(AnswerStatus.PENDING,), oldest_first=True)
-
-
-async def thread_answers(ctx: BoardContext, event: EventView) -> list[ModAnswer]:
-    """Published and set-aside answers of every thread, pinned and best first."""
-    return await _mod_answers(
-        ctx,
-        event,
-        statuses=(AnswerStatus.PUBLISHED, AnswerStatus.HIDDEN, AnswerStatus.REJECTED),
-        oldest_first=False,
-    )
-
-
-async def _mod_answers(
-    ctx: BoardContext, event: EventView, *, statuses: tuple[str, ...], oldest_first: bool
-) -> list[ModAnswer]:
-    query = (
+def answers_with_authors() -> Select[Answer, Participant]:
+    """Answers and their authors, for a caller to narrow down; merged texts are shown under their target."""
+    return (
         select(Answer, Participant)
         .join(Thread, col(Thread.id) == col(Answer.thread_id))
         .join(Participant, col(Participant.id) == col(Answer.participant_id))
-        .where(
-            Thread.event_id == event.id, col(Answer.status).in_(statuses), col(Answer.merged_into).is_(None)
-        )
+        .where(col(Answer.merged_into).is_(None))
     )
-    if oldest_first:
-        query = query.order_by(col(Answer.created_at), col(Answer.id))
-    else:
-        query = query.order_by(
-            col(Answer.pinned).desc(),
-            (col(Answer.agree) - col(Answer.disagree)).desc(),
-            col(Answer.created_at).desc(),
-        )
+
+
+async def mod_answers(ctx: BoardContext, query: Select[Answer, Participant]) -> list[ModAnswer]:
+    """The answers `query` selects, as moderators see them: author, and the texts merged into each."""
     async with ctx.db.session() as session:
         rows = (await session.exec(query)).all()
         ids = [a.id for a, _ in rows]

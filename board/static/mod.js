@@ -1,7 +1,13 @@
-// Keyboard shortcuts for the moderation queue: j/k or n to move, a to publish, r to pick a refusal reason.
+// The moderation console: keyboard shortcuts (j/k or n to move, a to publish, r to pick a reason), new answers
+// placed as one card where they belong, merge targets picked from the search, and live refreshes that wait
+// while the moderator is typing and keep what they typed.
 (function () {
   "use strict";
-  function cards() { return Array.prototype.slice.call(document.querySelectorAll(".queue .mod-card")); }
+  function board() { return document.getElementById("mod-board"); }
+  function cards() {
+    var root = board();
+    return root ? Array.prototype.slice.call(root.querySelectorAll(".mod-card")) : [];
+  }
   function current() {
     var list = cards();
     var index = list.indexOf(document.activeElement && document.activeElement.closest(".mod-card"));
@@ -22,14 +28,57 @@
       var approve = at.list[at.index].querySelector('button[data-key="approve"]');
       if (approve) { approve.click(); event.preventDefault(); }
     } else if (at.index >= 0 && event.key === "r") {
-      var reason = at.list[at.index].querySelector('form.with-reason select');
+      var reason = at.list[at.index].querySelector("form.with-reason select");
       if (reason) { reason.focus(); event.preventDefault(); }
     }
   });
 
+  // A search result fills the merge form's number and sends it.
+  document.addEventListener("click", function (event) {
+    var pick = event.target.closest && event.target.closest("button.pick[data-into]");
+    if (!pick) return;
+    var form = pick.closest("form");
+    var into = form && form.querySelector("input[name=into]");
+    if (!into) return;
+    into.value = pick.getAttribute("data-into");
+    form.requestSubmit();
+  });
+
+  // A new answer arrives as one card in #mod-incoming (its counters are swapped out of band): it joins the
+  // list that shows its thread and state on this page, if any, and only where it would be listed.
+  function place(card) {
+    if (document.getElementById(card.id)) return;
+    var thread = card.getAttribute("data-thread"), status = card.getAttribute("data-status");
+    var lists = document.querySelectorAll('[data-live="' + thread + ":" + status + '"]' + (status === "pending" ? ', [data-live="queue"]' : ""));
+    if (!lists.length) return;
+    var list = lists[0];
+    if (list.getAttribute("data-live") !== "queue") {
+      var label = card.querySelector(".in-thread");
+      if (label) label.remove();
+    }
+    var max = Number(list.getAttribute("data-max") || 50);
+    var shown = list.querySelectorAll(":scope > .mod-card");
+    if (list.getAttribute("data-at") === "end") {
+      if (shown.length >= max) return;
+      var empty = list.querySelector(":scope > .empty");
+      list.insertBefore(card, empty);
+    } else {
+      var pinned = list.querySelectorAll(":scope > .mod-card.pinned");
+      var after = pinned.length ? pinned[pinned.length - 1].nextSibling : list.firstChild;
+      list.insertBefore(card, after);
+      if (shown.length + 1 > max) shown[shown.length - 1].remove();
+    }
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "mod-incoming") return;
+    var card = target.querySelector(".mod-card");
+    if (card) place(card);
+    target.innerHTML = "";
+  });
+
   // Live refreshes of the board wait while the moderator is in one of its fields, and keep what they
   // typed, the sections they opened and the card they were on.
-  function board() { return document.getElementById("mod-board"); }
   function editing() {
     var el = document.activeElement, root = board();
     return !!(root && el && root.contains(el) && el.matches("input:not([type=hidden]), textarea, select"));
@@ -60,7 +109,7 @@
     });
     var open = [];
     root.querySelectorAll("details[open] [id]").forEach(function (inside) { open.push(inside.id); });
-    return { card: card && root.contains(card) ? card.id : null, fields: fields, open: open };
+    return { card: card && root.contains(card) ? card.id : null, fields: fields, open: open, y: window.scrollY };
   }
   document.addEventListener("htmx:beforeSwap", function (event) {
     var root = board();
@@ -81,11 +130,13 @@
       });
       if (kept.card) {
         var again = document.getElementById(kept.card);
-        if (again) again.focus(); else focusAt(0);
+        if (again) again.focus({ preventScroll: true });
       }
+      window.scrollTo(0, kept.y);
       kept = null;
-    } else if (!document.activeElement.closest(".mod-card")) {
-      focusAt(0);
+    } else if (!document.activeElement || !document.activeElement.closest(".mod-card")) {
+      var first = cards()[0];
+      if (first) first.focus({ preventScroll: true });
     }
   });
 })();

@@ -15,12 +15,12 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from sqlalchemy.exc import DBAPIError
 
-from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
+from board.domain.errors import BoardError, Conflict, Forbidden, Gone, Invalid, NotFound, TooFast
 from board.web.i18n import N_, gettext, translate_template
 from board.web.render import is_htmx
 from board.web.staff import SignInRequired
 
-STATUS = {NotFound: 404, Invalid: 422, Forbidden: 403, Conflict: 409, TooFast: 429}
+STATUS = {NotFound: 404, Invalid: 422, Forbidden: 403, Conflict: 409, Gone: 410, TooFast: 429}
 PAGE_MISSING = N_("Cette page n'existe pas.")
 TITLES = {
     400: N_("Requête invalide"),
@@ -28,6 +28,7 @@ TITLES = {
     404: N_("Page introuvable"),
     405: N_("Méthode non permise"),
     409: N_("Action impossible pour l'instant"),
+    410: N_("Lien expiré"),
     413: N_("Envoi trop volumineux"),
     422: N_("Saisie à corriger"),
     429: N_("Un peu trop vite"),

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel.dates import format_datetime
 from jinja2.environment import TemplateModule
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Request
@@ -91,6 +92,10 @@ class ElementIds:
     def merge_into(answer_id: int) -> str:
         return f"into-{answer_id}"
 
+    @staticmethod
+    def tab_count(thread_id: int, tab: str) -> str:
+        return f"t{thread_id}-{tab}-n"
+
 
 @cache
 def static_url(name: str) -> str:
@@ -130,13 +135,18 @@ def make_environment(*, auto_reload: bool = False, timezone: str = "Europe/Paris
     )
     zone = ZoneInfo(timezone)
     env.filters["hhmm"] = lambda value: value.astimezone(zone).strftime("%H:%M")
-    env.filters["when"] = lambda value: _local(value, zone).strftime("%Y-%m-%d %H:%M")
+    env.filters["when"] = lambda value: when(value, zone)
     return env
 
 
 def _local(value: datetime, zone: ZoneInfo) -> datetime:
     """SQLite hands back naive datetimes; the board stores UTC."""
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def when(value: datetime, zone: ZoneInfo) -> str:
+    """A date and time as people of the page's language write it: « 22 nov. 2017 19:36 »."""
+    return format_datetime(_local(value, zone), "d MMM y HH:mm", locale=i18n.current())
 
 
 def is_htmx(request: Request) -> bool:

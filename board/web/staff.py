@@ -1,6 +1,7 @@
 """Moderator sessions: a random token in an HttpOnly cookie, its account id in the live layer's store.
 
 A new token is issued at every login and deleted at logout; participant and API paths never touch it.
+The stored value also holds the account's password stamp: a new password ends the sessions opened before.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def session_cookie(token: str, *, secure: bool, max_age: int = SESSION_SECONDS) 
 async def open_session(ctx: BoardContext, request: Request, account: AccountView) -> str:
     await close_session(ctx, request)
     token = secrets.token_urlsafe(32)
-    await ctx.live.sessions.set(token, str(account.id), expires_in=SESSION_SECONDS)
+    await ctx.live.sessions.set(token, f"{account.id}:{account.stamp}", expires_in=SESSION_SECONDS)
     return token
 
 
@@ -76,7 +77,11 @@ async def signed_in(ctx: BoardContext, request: ASGIConnection[Any, Any, Any, An
     raw = await ctx.live.sessions.get(token)
     if raw is None:
         return None
-    return await accounts.get_account(ctx, int(raw))
+    account_id, _, stamp = raw.decode().partition(":")
+    account = await accounts.get_account(ctx, int(account_id)) if account_id.isdigit() else None
+    if account is None or account.stamp != stamp:
+        return None
+    return account
 
 
 async def staff(
@@ -94,6 +99,8 @@ async def staff(
     if role is None:
         raise Forbidden("Votre compte n'a pas de rôle sur cet événement.")
     if not accounts.allows(role, needed):
+        if needed == "admin":
+            raise Forbidden("Cette page est réservée aux administrateurs.")
         raise Forbidden("Cette action est réservée aux modérateurs de l'événement.")
     if request.scope.get("method", "GET") not in ("GET", "HEAD"):
         lifecycle.check_writable(event)
