@@ -28,6 +28,8 @@ def event_view(event: Event | Row[Any]) -> EventView:
         voting=event.voting,
         segments=tuple(event.segments or ()),
         screen_thread_id=event.screen_thread_id,
+        status=event.status,
+        code=event.code,
     )
 
 

@@ -22,6 +22,8 @@ class EventView:
     voting: str
     segments: tuple[str, ...]
     screen_thread_id: int | None
+    status: str = "open"
+    code: str | None = None
 
 
 @dataclass(frozen=True)
