@@ -73,6 +73,27 @@
     before = snapshot(target);
     target.querySelectorAll(".bar-row[id]").forEach(function (row) { row.removeAttribute("id"); });
   });
+  // htmx queues a trigger that comes while the board is being fetched, then drops it with the old board:
+  // it is noted here and fired again on the new board, so no change is missed.
+  var fetching = false, missed = false;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.target && event.target.id === "board") fetching = true;
+  });
+  ["sse:counts", "sse:status", "sse:answer"].forEach(function (name) {
+    document.addEventListener(name, function () { if (fetching) missed = true; });
+  });
+  function settled() {
+    fetching = false;
+    if (!missed) return;
+    missed = false;
+    setTimeout(function () {
+      var board = document.getElementById("board");
+      if (board) htmx.trigger(board, "sse:status");
+    }, 60);
+  }
+  ["htmx:responseError", "htmx:sendError", "htmx:timeout"].forEach(function (name) {
+    document.addEventListener(name, function (event) { if (event.target && event.target.id === "board") settled(); });
+  });
   new MutationObserver(function (changes) {
     var added = changes.some(function (change) {
       return Array.prototype.some.call(change.addedNodes, function (node) { return node.id === "board"; });
@@ -82,6 +103,7 @@
     fit(board);
     if (before) animate(board, before);
     before = null;
+    settled();
   }).observe(document.body, { childList: true });
 
   var pending = false;

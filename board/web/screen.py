@@ -57,6 +57,13 @@ class ScreenPage:
         return self.state.participants
 
     @property
+    def path(self) -> str:
+        """This screen's own address: the event's, which follows the thread on screen, or one thread's."""
+        if self.follows_present:
+            return f"/e/{self.event.slug}/screen"
+        return f"/e/{self.event.slug}/t/{self.thread.id}/screen"
+
+    @property
     def code(self) -> str | None:
         """The join code as people read it aloud: two groups of three digits."""
         code = self.event.code if self.event.status == EventStatus.OPEN else None
@@ -113,9 +120,13 @@ class Show:
 SHOWS: dict[str, Show] = {
     "board": Show(_with_results, "sse:counts, sse:status, sse:answer"),
     "join": Show(_as_is, "sse:status"),
-    "words": Show(_with_words, "sse:status, sse:answer"),
+    "words": Show(_with_words, "sse:counts, sse:status, sse:answer"),
 }
 """`?show=NAME`; each is drawn by templates/screen/show_NAME.html. Anything else shows the board."""
+
+
+BLOCKS = ("board", "controls")
+"""What a screen redraws on its own: the show, and the facilitator's controls when the thread changes."""
 
 
 async def _screen(
@@ -146,7 +157,7 @@ async def _screen(
     )
     data = await SHOWS[name].read(ctx, data)
     context = {"page": data, "redraw_on": SHOWS[name].redraw_on}
-    return page(request, "screen/screen.html", context, block="board" if block == "board" else None)
+    return page(request, "screen/screen.html", context, block=block if block in BLOCKS else None)
 
 
 class ScreenController(Controller):
