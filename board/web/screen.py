@@ -1,4 +1,5 @@
-"""The projector: one thread's live results with the join QR, and every thread's results for print."""
+"""The projector: a thread's live results, its word cloud or the join slide (`?show=`), the join QR, and every
+thread's results for print."""
 
 from __future__ import annotations
 
