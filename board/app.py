@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 from board.db import Database
 from board.domain.context import BoardContext
 from board.domain.counts import heal_forever
+from board.domain.join_codes import give_missing_codes
 from board.domain.votes import VoteWriter
 from board.live import build_live
 from board.settings import Settings
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:
+        await give_missing_codes(ctx)
         await votes.start()
         tasks.append(asyncio.create_task(heal_forever(ctx), name="counter-healing"))
         gc.collect()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from board.db import Database
 from board.domain.repairs import Repairs
+from board.domain.shared_reads import SharedReads
 from board.live import Live
 from board.settings import Settings
 
@@ -16,3 +17,4 @@ class BoardContext:
     live: Live
     settings: Settings
     repairs: Repairs = field(default_factory=Repairs)
+    shared: SharedReads = field(default_factory=SharedReads)

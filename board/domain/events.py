@@ -34,6 +34,7 @@ def event_view(event: Event | Row[Any]) -> EventView:
         responsible=event.responsible,
         contact=event.contact,
         created_at=event.created_at,
+        code=event.code,
     )
 
 

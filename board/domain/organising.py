@@ -16,6 +16,7 @@ from board.domain.context import BoardContext
 from board.domain.errors import Conflict, InvalidFields, NotFound
 from board.domain.event_spec import EventSpec, read_spec, read_status
 from board.domain.events import event_view, get_event
+from board.domain.join_codes import give_code
 from board.domain.lifecycle import ARCHIVED, closed_at_after
 from board.domain.views import EventView
 from board.live.channels import event_channel, mod_channel, thread_channel
@@ -128,6 +129,7 @@ async def update_event(
         event.closed_at = closed_at_after(wanted, event.closed_at, utcnow())
         session.add(event)
         await _flush(session, event.slug)
+        await give_code(session, event.id)
         action = "event-edit" if wanted == was else f"event-{wanted}"
         record(session, event.id, actor, action, f"event {event.slug}")
         thread_ids = list(await session.exec(select(Thread.id).where(Thread.event_id == event.id)))

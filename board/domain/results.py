@@ -14,7 +14,7 @@ from board.domain.context import BoardContext
 from board.domain.errors import NotFound
 from board.domain.events import event_view, thread_view
 from board.domain.tally import recount_answers
-from board.domain.views import ThreadView
+from board.domain.views import AnswerView, ThreadView
 from board.models import Event, EventStatus, Thread, ThreadStatus
 
 BRIDGE_APPROVAL = 0.6
@@ -79,6 +79,13 @@ async def answer_results(
     ctx: BoardContext, thread: ThreadView, segments: tuple[str, ...], *, sort: Sort = "top", limit: int = 100
 ) -> list[AnswerResult]:
     listed = await answers_domain.list_answers(ctx, thread, sort=sort, limit=limit)
+    return await _with_segments(ctx, listed, segments)
+
+
+async def _with_segments(
+    ctx: BoardContext, listed: list[AnswerView], segments: tuple[str, ...]
+) -> list[AnswerResult]:
+    """Answers with their per-segment counts, recounted from the votes of these answers only."""
     async with ctx.db.connect() as conn:
         counts = await recount_answers(conn, [a.id for a in listed])
     results = []
@@ -169,11 +176,16 @@ async def thread_results(
     limit: int = 8,
     only: str | None = None,
 ) -> ThreadResults:
-    """The top answers as the projector shows them: bars scaled to the most-voted answer shown."""
-    ranked = await answer_results(ctx, thread, segments, sort="top", limit=500)
+    """The top answers as the projector shows them: bars scaled to the most-voted answer shown.
+
+    Only the answers shown are recounted by segment, except for bridges, which need every answer's.
+    Pinned answers come first in the ranking, so the first `limit` hold every pinned one shown.
+    """
+    listed = await answers_domain.list_answers(ctx, thread, limit=500 if only == "bridges" else limit)
     if only == "pinned":
-        ranked = [r for r in ranked if r.pinned]
-    elif only == "bridges":
+        listed = [a for a in listed if a.pinned]
+    ranked = await _with_segments(ctx, listed, segments)
+    if only == "bridges":
         ranked = [r for r in ranked if r.bridge]
     shown = ranked[:limit]
     widest = max((r.agree + r.disagree for r in shown), default=0) or 1

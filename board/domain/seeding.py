@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import select
 
 from board.domain.context import BoardContext
+from board.domain.join_codes import give_code
 from board.models import DEFAULT_SEGMENTS, Event, EventStatus, Thread, ThreadStatus, utcnow
 
 EVENT_FIELDS = (
@@ -108,6 +109,7 @@ async def seed_file(ctx: BoardContext, path: Path) -> tuple[str, int]:
                 event.screen_thread_id = first.id
                 session.add(event)
         slug = event.slug
+        await give_code(session, event.id)
         await session.commit()
     return slug, len(added)
 

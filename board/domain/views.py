@@ -23,6 +23,7 @@ class EventView:
     segments: tuple[str, ...]
     screen_thread_id: int | None
     status: str = EventStatus.OPEN
+    code: str | None = None
     retention_days: int = 180
     closed_at: datetime | None = None
     responsible: str = ""

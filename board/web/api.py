@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery
 
 from board.domain import counts, events, results
 from board.domain.results import AnswerResult
+from board.models import EventStatus
 from board.web.deps import Ctx, Id
 
 
@@ -35,6 +36,9 @@ NOT_FOUND = {404: ResponseSpec(data_container=ApiError, description="Unknown eve
 class EventSummary:
     slug: str
     title: str
+    status: str
+    code: str | None
+    participants: int
     threads: list[ThreadSummary]
 
 
@@ -54,6 +58,9 @@ class ApiController(Controller):
         return EventSummary(
             slug=event.slug,
             title=event.title,
+            status=event.status,
+            code=event.code if event.status == EventStatus.OPEN else None,
+            participants=await counts.participants(ctx, event.id),
             threads=[
                 ThreadSummary(t.id, t.prompt, t.status, t.counts.answers, t.counts.votes) for t in threads
             ],

@@ -9,7 +9,7 @@ from litestar import Controller, MediaType, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
-from board.domain import answers, counts, events, moderation
+from board.domain import answers, counts, events, join_codes, moderation
 from board.domain.answers import Sort
 from board.domain.context import BoardContext
 from board.domain.errors import Invalid, NotFound
@@ -70,21 +70,22 @@ class ParticipantController(Controller):
 
     @get("/join", name="join")
     async def join(self, request: Request, ctx: Ctx, code: FromQuery[str] = "") -> Response[Any]:
-        slug = code.strip().lower().rsplit("/", 1)[-1]
+        """A join code (or, as before codes, an event's address or slug) leads to the event."""
+        if not code.strip():
+            return page(request, "participant/join.html", {"code": "", "error": None})
         try:
-            event = await events.get_event(ctx, slug)
+            if join_codes.normalise(code) is not None:
+                slug = await join_codes.slug_for_code(ctx, code)
+            else:
+                slug = (await events.get_event(ctx, code.strip().lower().rsplit("/", 1)[-1])).slug
         except NotFound:
             return page(
                 request,
-                "participant/home.html",
-                {
-                    "events": await events.list_events(ctx),
-                    "code": code,
-                    "error": gettext("Aucun événement ne porte ce code."),
-                },
+                "participant/join.html",
+                {"code": code[:80], "error": gettext(join_codes.UNKNOWN)},
                 status_code=404,
             )
-        return Redirect(f"/e/{event.slug}", status_code=303)
+        return Redirect(f"/e/{slug}", status_code=303)
 
     @get("/e/{slug:str}", name="event")
     async def event_page(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> Response[Any]:

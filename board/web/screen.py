@@ -1,9 +1,12 @@
-"""The projector: one thread's live results with the join QR, and every thread's results for print."""
+"""The projector: a thread's live results, its word cloud or the join slide (`?show=`), the join QR, and every
+thread's results for print."""
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,11 +16,13 @@ from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
-from board.domain import accounts, counts, events, results
+from board.domain import accounts, counts, events, projector, results
 from board.domain.context import BoardContext
-from board.domain.errors import NotFound
+from board.domain.projector import ScreenState
 from board.domain.results import ThreadResults
 from board.domain.views import EventView, ThreadView
+from board.domain.words import Word
+from board.models import EventStatus
 from board.web.deps import Ctx, Id
 from board.web.render import page
 from board.web.staff import signed_in
@@ -25,20 +30,50 @@ from board.web.staff import signed_in
 
 @dataclass(frozen=True)
 class ScreenPage:
-    event: EventView
-    results: ThreadResults
-    threads: list[ThreadView]
-    participants: int
+    state: ScreenState
+    show: str
     join_url: str
     short_url: str
     follows_present: bool
     show_qr: bool
     only: str | None
     can_steer: bool
+    results: ThreadResults | None = None
+    words: list[Word] = field(default_factory=list)
+
+    @property
+    def event(self) -> EventView:
+        return self.state.event
 
     @property
     def thread(self) -> ThreadView:
-        return self.results.thread
+        return self.state.thread
+
+    @property
+    def threads(self) -> list[ThreadView]:
+        return self.state.threads
+
+    @property
+    def participants(self) -> int:
+        return self.state.participants
+
+    @property
+    def path(self) -> str:
+        """This screen's own address: the event's, which follows the thread on screen, or one thread's."""
+        if self.follows_present:
+            return f"/e/{self.event.slug}/screen"
+        return f"/e/{self.event.slug}/t/{self.thread.id}/screen"
+
+    @property
+    def code(self) -> str | None:
+        """The join code as people read it aloud: two groups of three digits."""
+        code = self.event.code if self.event.status == EventStatus.OPEN else None
+        return f"{code[:3]} {code[3:]}" if code else None
+
+    @property
+    def address_parts(self) -> list[str]:
+        """The short address cut after each `/`, the only places where it may wrap."""
+        return [part for part in re.split(r"(?<=/)", self.short_url) if part]
 
     def neighbour(self, step: int) -> ThreadView | None:
         ids = [t.id for t in self.threads]
@@ -49,7 +84,11 @@ class ScreenPage:
 
     def query(self, **changes: Any) -> str:
         """This screen's query string with some settings changed, for the toggle links."""
-        state = {"only": self.only, "qr": None if self.show_qr else "0"}
+        state = {
+            "show": None if self.show == "board" else self.show,
+            "only": self.only,
+            "qr": None if self.show_qr else "0",
+        }
         state.update(changes)
         pairs = [f"{k}={v}" for k, v in state.items() if v]
         return "?" + "&".join(pairs) if pairs else "?"
@@ -57,6 +96,38 @@ class ScreenPage:
 
 def join_url(base: str, slug: str) -> str:
     return f"{base}/e/{slug}"
+
+
+async def _with_results(ctx: BoardContext, data: ScreenPage) -> ScreenPage:
+    return replace(data, results=await projector.screen_results(ctx, data.state, data.only))
+
+
+async def _with_words(ctx: BoardContext, data: ScreenPage) -> ScreenPage:
+    return replace(data, words=await projector.screen_words(ctx, data.state))
+
+
+async def _as_is(ctx: BoardContext, data: ScreenPage) -> ScreenPage:
+    return data
+
+
+@dataclass(frozen=True)
+class Show:
+    """One way to fill the screen: what it reads, and the live messages that make it redraw."""
+
+    read: Callable[[BoardContext, ScreenPage], Awaitable[ScreenPage]]
+    redraw_on: str
+
+
+SHOWS: dict[str, Show] = {
+    "board": Show(_with_results, "sse:counts, sse:status, sse:answer"),
+    "join": Show(_as_is, "sse:status"),
+    "words": Show(_with_words, "sse:counts, sse:status, sse:answer"),
+}
+"""`?show=NAME`; each is drawn by templates/screen/show_NAME.html. Anything else shows the board."""
+
+
+BLOCKS = ("board", "controls")
+"""What a screen redraws on its own: the show, and the facilitator's controls when the thread changes."""
 
 
 async def _screen(
@@ -67,36 +138,27 @@ async def _screen(
     only: str | None,
     qr: str | None,
     block: str | None,
+    show: str | None,
 ) -> Template:
-    event = await events.get_event(ctx, slug)
-    listed = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
-    if not listed:
-        raise NotFound("Cet événement n'a pas encore de question.")
-    wanted = thread_id if thread_id is not None else event.screen_thread_id
-    thread = next((t for t in listed if t.id == wanted), None)
-    if thread is None:
-        if thread_id is not None:
-            raise NotFound("Ce fil de discussion n'existe pas.")
-        thread = next((t for t in listed if t.is_open), listed[0])
-    filter_ = only if only in results.SHOW_FILTERS else None
-    shown = await results.thread_results(ctx, thread, event.segments, only=filter_)
+    state = await projector.screen_state(ctx, slug, thread_id)
+    name = show if show in SHOWS else "board"
     account = await signed_in(ctx, request)
-    role = await accounts.role_on(ctx, account, event.id) if account else None
-    url = join_url(ctx.settings.public_url, event.slug)
+    role = await accounts.role_on(ctx, account, state.event.id) if account else None
+    url = join_url(ctx.settings.public_url, state.event.slug)
     short = urlsplit(url)
     data = ScreenPage(
-        event=event,
-        results=shown,
-        threads=listed,
-        participants=await counts.participants(ctx, event.id),
+        state=state,
+        show=name,
         join_url=url,
         short_url=f"{short.netloc}{short.path}",
         follows_present=thread_id is None,
         show_qr=qr != "0",
-        only=filter_,
+        only=only if only in results.SHOW_FILTERS else None,
         can_steer=accounts.allows(role, "facilitator"),
     )
-    return page(request, "screen/screen.html", {"page": data}, block="board" if block == "board" else None)
+    data = await SHOWS[name].read(ctx, data)
+    context = {"page": data, "redraw_on": SHOWS[name].redraw_on}
+    return page(request, "screen/screen.html", context, block=block if block in BLOCKS else None)
 
 
 class ScreenController(Controller):
@@ -111,8 +173,9 @@ class ScreenController(Controller):
         only: FromQuery[str | None] = None,
         qr: FromQuery[str | None] = None,
         block: FromQuery[str | None] = None,
+        show: FromQuery[str | None] = None,
     ) -> Template:
-        return await _screen(request, ctx, slug, None, only, qr, block)
+        return await _screen(request, ctx, slug, None, only, qr, block, show)
 
     @get("/e/{slug:str}/t/{thread_id:int}/screen", name="thread_screen")
     async def thread_screen(
@@ -124,8 +187,9 @@ class ScreenController(Controller):
         only: FromQuery[str | None] = None,
         qr: FromQuery[str | None] = None,
         block: FromQuery[str | None] = None,
+        show: FromQuery[str | None] = None,
     ) -> Template:
-        return await _screen(request, ctx, slug, thread_id, only, qr, block)
+        return await _screen(request, ctx, slug, thread_id, only, qr, block, show)
 
     @get("/e/{slug:str}/results", name="results")
     async def results_page(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> Template:
