@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 from board.db import Database
 from board.domain.context import BoardContext
 from board.domain.counts import heal_forever
+from board.domain.timers import close_timers_forever
 from board.domain.votes import VoteWriter
 from board.live import build_live
 from board.settings import Settings
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def start() -> None:
         await votes.start()
         tasks.append(asyncio.create_task(heal_forever(ctx), name="counter-healing"))
+        tasks.append(asyncio.create_task(close_timers_forever(ctx), name="thread-timers"))
         gc.collect()
         gc.freeze()
 

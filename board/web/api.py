@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from litestar import Controller, Request, get
 from litestar.openapi.datastructures import ResponseSpec
@@ -20,6 +21,7 @@ class ThreadSummary:
     status: str
     answers: int
     votes: int
+    timer_ends_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class ApiController(Controller):
             slug=event.slug,
             title=event.title,
             threads=[
-                ThreadSummary(t.id, t.prompt, t.status, t.counts.answers, t.counts.votes) for t in threads
+                ThreadSummary(t.id, t.prompt, t.status, t.counts.answers, t.counts.votes, t.timer_ends_at)
+                for t in threads
             ],
         )
 
