@@ -14,8 +14,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -37,8 +35,16 @@ REFIT_EVERY = 30.0
 """Seconds: a busy thread learns its weights again at most this often; in between, answers are added."""
 
 
-def vectoriser() -> TfidfVectorizer:
+def vectoriser() -> Any:
+    """A fresh TF-IDF vectoriser. scikit-learn takes seconds to import: it is loaded here, on first use,
+    and `warm` loads it in the background when a worker starts, so that neither start-up nor a draft waits."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(analyzer="char", ngram_range=(3, 5), sublinear_tf=True, strip_accents="unicode")
+
+
+def warm() -> None:
+    vectoriser()
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,8 @@ class ThreadIndex:
     """
 
     ids: tuple[int, ...]
-    vectoriser: TfidfVectorizer | None
+    vectoriser: Any
+    """The fitted TfidfVectorizer; None for a thread without answers."""
     blocks: tuple[Any, ...]
     """Scipy sparse matrices, one row per id, in the order of `ids`."""
     fitted: int
@@ -85,6 +92,8 @@ class ThreadIndex:
         if self.vectoriser is None or len(draft.strip()) < MIN_DRAFT or not has_visible(draft):
             return []
         threshold = THRESHOLD if self.fitted >= SMALL_THREAD else SMALL_THRESHOLD
+        import numpy as np
+
         vector = self.vectoriser.transform([draft]).T
         scores = np.concatenate([(block @ vector).toarray().ravel() for block in self.blocks])
         for n, answer_id in enumerate(self.ids):
