@@ -120,6 +120,10 @@ async def test_a_phone_follows_present_timer_and_close_within_2_s(
 
         await desk.thread(third, action="present")
         await expect(phone.locator(f'[data-on-screen="{third}"]')).to_be_visible(timeout=FOLLOW_MS)
+        await desk.thread(first, action="present")
+        await expect(phone.locator(f'[data-on-screen="{third}"]')).to_be_hidden(timeout=FOLLOW_MS)
+        await desk.thread(third, action="present")
+        await expect(phone.locator(f'[data-on-screen="{third}"]')).to_be_visible(timeout=FOLLOW_MS)
 
         await desk.thread(third, action="timer", seconds="300")
         countdown = phone.locator(f'[data-countdown="{third}"]')

@@ -9,10 +9,16 @@ from board.live.messages import Status
 
 
 def announce_thread(
-    ctx: BoardContext, slug: str, thread: ThreadView, on_screen: int | None, status: str
+    ctx: BoardContext,
+    slug: str,
+    thread: ThreadView,
+    on_screen: int | None,
+    status: str,
+    also: int | None = None,
 ) -> None:
     """The thread's whole state (status, timer, the thread on the projector), so that phones apply it
-    as it is instead of fetching it again."""
+    as it is instead of fetching it again. `also`: another thread whose pages must hear it too (the
+    thread that was on the projector until now)."""
     message = Status(
         status,
         thread.id,
@@ -21,7 +27,10 @@ def announce_thread(
         auto_close=thread.timer_auto_close,
         on_screen=on_screen,
     )
-    ctx.live.channels.send(message, [thread_channel(thread.id), event_channel(slug), mod_channel(slug)])
+    channels = [thread_channel(thread.id), event_channel(slug), mod_channel(slug)]
+    if also is not None:
+        channels.append(thread_channel(also))
+    ctx.live.channels.send(message, channels)
 
 
 def announce_event_status(ctx: BoardContext, slug: str, thread_ids: list[int], event_status: str) -> None:

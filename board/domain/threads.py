@@ -67,6 +67,7 @@ async def act_on_thread(
     if action == "timer" and timer is None:
         raise Invalid("Indiquez la durée du minuteur en secondes (seconds).")
     reason = None
+    previous: int | None = None
     async with ctx.db.writing() as session:
         thread = await session.get(Thread, thread_id)
         if thread is None or thread.event_id != event.id:
@@ -85,6 +86,7 @@ async def act_on_thread(
         elif action == "present":
             row = await session.get(Event, event.id)
             assert row is not None
+            previous = row.screen_thread_id if row.screen_thread_id != thread_id else None
             row.screen_thread_id = thread_id
             if thread.status == ThreadStatus.DRAFT:
                 thread.status = ThreadStatus.OPEN
@@ -111,4 +113,4 @@ async def act_on_thread(
         state = thread_view(thread)
         await session.commit()
     kind = "timer" if action == "timer" else "present" if action == "present" else "threads"
-    announce_thread(ctx, event.slug, state, on_screen, kind)
+    announce_thread(ctx, event.slug, state, on_screen, kind, also=previous)
