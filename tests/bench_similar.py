@@ -83,11 +83,13 @@ def build(data: Path, seed: int = 1) -> tuple[list[Case], list[Case]]:
     return cases, tiny
 
 
-def measure(cases: list[Case], threshold: float) -> tuple[int, int, int, int]:
-    """(right suggestions, wrong suggestions, rephrasings found, rephrasings)."""
+def measure(cases: list[Case], threshold: float, small: float | None = None) -> tuple[int, int, int, int]:
+    """(right suggestions, wrong suggestions, rephrasings found, rephrasings); `small`: the threshold of
+    threads under SMALL_THREAD answers (default: the board's own)."""
     import board.domain.similar as similar
 
     similar.THRESHOLD = threshold
+    similar.SMALL_THRESHOLD = chosen_small if small is None else small
     right = wrong = found = rephrasings = 0
     for case in cases:
         picked = [answer_id for answer_id, _ in case.index.closest(case.draft)]
@@ -99,8 +101,14 @@ def measure(cases: list[Case], threshold: float) -> tuple[int, int, int, int]:
     return right, wrong, found, rephrasings
 
 
+chosen_small = 0.0
+
+
 def main() -> None:
+    global chosen_small
     import board.domain.similar as similar
+
+    chosen_small = similar.SMALL_THRESHOLD
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -115,13 +123,17 @@ def main() -> None:
     )
     for threshold in [float(t) for t in args.thresholds.split(",")]:
         right, wrong, found, rephrasings = measure(cases, threshold)
-        _, tiny_wrong, _, _ = measure(tiny, threshold)
+        _, tiny_wrong, _, _ = measure(tiny, threshold, small=threshold)
         mark = "  <- THRESHOLD" if abs(threshold - chosen) < 1e-9 else ""
         print(
             f"threshold {threshold:.2f}: precision {right / max(1, right + wrong):.2f} ({right}/{right + wrong}),"
             f" recall {found / rephrasings:.2f} ({found}/{rephrasings}),"
-            f" wrong on 2-answer threads {tiny_wrong}/{len(tiny)}{mark}"
+            f" wrong on 2-answer threads at the same threshold {tiny_wrong}/{len(tiny)}{mark}"
         )
+    _, tiny_wrong, _, _ = measure(tiny, chosen)
+    print(
+        f"2-answer threads at the board's threshold for small threads ({chosen_small}): {tiny_wrong}/{len(tiny)} wrong"
+    )
     similar.THRESHOLD = chosen
     index = ThreadIndex.fit(list(range(500)), [cases[i % len(cases)].draft + f" {i}" for i in range(500)])
     started = time.perf_counter()
