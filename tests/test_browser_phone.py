@@ -36,6 +36,9 @@ FRENCH: dict[str, Any] = {"locale": "fr-FR", "extra_http_headers": {"Accept-Lang
 LOADING_MS = 30_000
 """A bound on the first suggestion of a fresh server: it may wait for scikit-learn to finish loading."""
 FOLLOW_MS = 2_000
+SPREAD_MS = 3_000
+"""Refreshes triggered by a status wait a random delay of up to this (board.js), so that phones do not
+all ask at once."""
 """A phone shows what the facilitator did within this, from the facilitator's response."""
 
 
@@ -316,3 +319,48 @@ async def test_phone_pages_with_timer_suggestions_and_closed_threads_are_accessi
         await desk.thread(thread_id, action="timer", seconds="0")
         await desk.thread(thread_ids[2], action="open")
     assert not found, "serious or critical axe violations:\n" + "\n".join(found)
+
+
+async def test_last_an_event_that_closes_sends_phones_to_the_results(
+    contexts: Contexts, own_server: Server
+) -> None:
+    """Last in the module: it closes the event of the module's server."""
+    from board.app import build_context
+    from board.domain import accounts
+    from board.settings import Settings
+    from tests.conftest import in_thread
+    from tests.test_event_admin import _form_values
+
+    username = f"admin-{uuid.uuid4().hex[:6]}"
+
+    async def add_admin() -> None:
+        ctx = build_context(Settings.from_env(env=own_server.env))
+        try:
+            await accounts.add_account(ctx, username, MOD_PASSWORD, is_admin=True)
+        finally:
+            await ctx.db.dispose()
+            await ctx.live.close()
+
+    in_thread(add_admin)
+    async with Facilitator(own_server) as desk:
+        thread_id = (await desk.thread_ids())[0]
+    phone = await contexts.page(PHONE, **FRENCH)
+    await live(phone, f"/e/{SLUG}/t/{thread_id}")
+    listing = await contexts.page(PHONE, **FRENCH)
+    await live(listing, f"/e/{SLUG}")
+    async with httpx.AsyncClient(base_url=own_server.url, timeout=10) as admin:
+        token = CSRF_RE.search((await admin.get("/login")).text).group(1)  # type: ignore[union-attr]
+        signed = await admin.post(
+            "/login", data={"username": username, "password": MOD_PASSWORD, "_csrf_token": token}
+        )
+        assert signed.status_code == 303
+        form = await admin.get(f"/admin/events/{SLUG}")
+        fields = {**_form_values(form.text), "status": "closed"}
+        fields["_csrf_token"] = CSRF_RE.search(form.text).group(1)  # type: ignore[union-attr]
+        assert (await admin.post(f"/admin/events/{SLUG}", data=fields)).status_code == 303
+    await expect(phone.locator("#body")).to_be_disabled(timeout=FOLLOW_MS)
+    for page in (phone, listing):
+        await expect(page.locator(f'.event-over a[href="/e/{SLUG}/results"]')).to_be_visible(
+            timeout=SPREAD_MS + FOLLOW_MS
+        )
+        assert await page.evaluate("window.__marker") == 1

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from board.domain.room import announce_event_status
 from tests.conftest import SLUG, Board
+from tests.test_event_admin import set_status
 from tests.test_redis_channels import EventStream, until
 
 
@@ -66,11 +66,7 @@ async def test_a_closed_thread_disables_its_form_says_why_and_tells_open_pages(b
 
 async def test_an_event_that_closes_points_open_pages_to_the_results(board: Board) -> None:
     thread_ids = await board.thread_ids()
-    phone = await board.phone(None)
-    page = (await phone.open(f"/e/{SLUG}/t/{thread_ids[0]}")).text
-    assert re.search(
-        rf'<p class="event-closed" data-event-closed role="status" hidden>.*?href="/e/{SLUG}/results"', page
-    )
+    admin = await board.staff(None, admin=True)
     streams = [
         EventStream(board.app, f"/e/{SLUG}/stream"),
         EventStream(board.app, f"/e/{SLUG}/t/{thread_ids[0]}/stream"),
@@ -78,7 +74,7 @@ async def test_an_event_that_closes_points_open_pages_to_the_results(board: Boar
     try:
         for stream in streams:
             await until(stream.has("counts"), "the stream is open")
-        announce_event_status(board.ctx, SLUG, thread_ids, "closed")
+        assert (await set_status(admin, SLUG, "closed")).status_code == 303
         for stream in streams:
             await until(
                 stream.has("status", '"event_status":"closed"'), "the end of the event reaches the page"
@@ -86,6 +82,10 @@ async def test_an_event_that_closes_points_open_pages_to_the_results(board: Boar
     finally:
         for stream in streams:
             await stream.close()
+    phone = await board.phone(None)
+    page = (await phone.open(f"/e/{SLUG}/t/{thread_ids[0]}")).text
+    assert f'href="/e/{SLUG}/results"' in page
+    assert re.search(r'<textarea id="body"[^>]* disabled', page)
 
 
 async def test_an_answer_over_500_characters_is_refused_with_a_message_never_cut(board: Board) -> None:
