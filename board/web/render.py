@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 import math
 from datetime import UTC, date, datetime
 from functools import cache
