@@ -152,3 +152,10 @@ async def test_the_moderation_page_has_a_timer_for_each_open_thread(board: Board
     )
     page = (await facilitator.open(f"/mod/{SLUG}")).text
     assert "Arrêter le minuteur" in page and "avant la fermeture du fil" in page
+    moderator = await board.staff("moderator")
+    log = (await moderator.open(f"/mod/{SLUG}/audit")).text
+    assert (
+        "a réglé le minuteur du fil « L&#39;expérimentation" in log
+        or "a réglé le minuteur du fil « L'expérimentation" in log
+    )
+    assert "(120 s, auto-close)" in log
