@@ -19,9 +19,11 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from board.db import Database
+from board.domain import similar
 from board.domain.context import BoardContext
 from board.domain.counts import heal_forever
 from board.domain.join_codes import give_missing_codes
+from board.domain.timers import close_timers_forever
 from board.domain.votes import VoteWriter
 from board.live import build_live
 from board.settings import Settings
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await give_missing_codes(ctx)
         await votes.start()
         tasks.append(asyncio.create_task(heal_forever(ctx), name="counter-healing"))
+        tasks.append(asyncio.create_task(close_timers_forever(ctx), name="thread-timers"))
+        tasks.append(asyncio.create_task(asyncio.to_thread(similar.warm), name="similar-warm-up"))
         gc.collect()
         gc.freeze()
 

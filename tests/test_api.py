@@ -58,6 +58,7 @@ async def test_api_matches_the_pages_and_hides_participants(board: Board) -> Non
         "status": "open",
         "answers": 2,
         "votes": 8,
+        "timer_ends_at": None,
     }
     listing = (await author.open(f"/e/{SLUG}")).text
     assert f'id="t{thread_id}-answers">2<' in listing and f'id="t{thread_id}-votes">8<' in listing

@@ -77,6 +77,8 @@ CASES = [
     thread_action("present"),
     thread_action("down"),
     thread_action("up"),
+    thread_action("timer", seconds="90", auto_close="1"),
+    thread_action("timer", seconds="0"),
     thread_action(
         "edit", "moderator", prompt="L'expérimentation est-elle compatible avec l'action publique ?"
     ),
@@ -102,7 +104,15 @@ CASES = [
     Case("POST", "/admin/events/{slug}/staff/{username}/revoke", "admin"),
 ]
 KNOWN = {(case.method, case.path) for case in CASES}
-FACILITATOR_WRITES = ["thread-close", "thread-open", "thread-present", "thread-down", "thread-up"]
+FACILITATOR_WRITES = [
+    "thread-close",
+    "thread-open",
+    "thread-present",
+    "thread-down",
+    "thread-up",
+    "thread-timer",
+    "thread-timer",
+]
 
 
 EVENT_FORM = {

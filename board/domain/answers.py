@@ -59,7 +59,12 @@ def clean_client_key(client_key: str | None) -> str | None:
 
 
 def answer_view(
-    a: Answer, *, mine: bool = False, my_vote: int = 0, merged: tuple[str, ...] = ()
+    a: Answer,
+    *,
+    mine: bool = False,
+    my_vote: int = 0,
+    merged: tuple[str, ...] = (),
+    author_name: str | None = None,
 ) -> AnswerView:
     assert a.id is not None
     return AnswerView(
@@ -75,6 +80,7 @@ def answer_view(
         mine=mine,
         my_vote=my_vote,
         merged=merged,
+        author_name=author_name,
     )
 
 
@@ -126,7 +132,7 @@ async def post(
         totals = await (await session.connection()).run_sync(count_locked_threads, [thread.id])
         await store_threads(ctx, totals)
         await session.commit()
-    view = answer_view(answer, mine=True)
+    view = answer_view(answer, mine=True, author_name=participant.name)
     _announce(ctx, event, view, totals[thread.id])
     return view, True
 
@@ -143,7 +149,9 @@ async def _count_once(ctx: BoardContext, participant_id: str) -> None:
 
 
 def _announce(ctx: BoardContext, event: EventView, answer: AnswerView, totals: ThreadCounts) -> None:
-    message = NewAnswer(answer.thread_id, answer.id, answer.body, answer.status, answer.created_at, totals)
+    message = NewAnswer(
+        answer.thread_id, answer.id, answer.body, answer.status, answer.created_at, totals, answer.author_name
+    )
     channels = [mod_channel(event.slug)]
     if answer.is_published:
         channels += [thread_channel(answer.thread_id), event_channel(event.slug)]
@@ -193,6 +201,15 @@ async def list_answers(
                 )
             )
             mine = dict(votes.all())
+        authors = {a.participant_id for a in answers}
+        names: dict[str, str] = {}
+        if authors:
+            rows_named = await session.exec(
+                select(Participant.id, Participant.name).where(
+                    col(Participant.id).in_(authors), col(Participant.name).is_not(None)
+                )
+            )
+            names = {pid: name for pid, name in rows_named if name}
         merged: dict[int, list[str]] = {}
         if ids:
             rows = await session.exec(
@@ -209,6 +226,7 @@ async def list_answers(
             mine=viewer is not None and a.participant_id == viewer,
             my_vote=mine.get(a.id or 0, 0),
             merged=tuple(merged.get(a.id or 0, ())),
+            author_name=names.get(a.participant_id),
         )
         for a in answers
     ]

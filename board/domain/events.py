@@ -46,6 +46,8 @@ def thread_view(thread: Thread | Row[Any]) -> ThreadView:
         prompt=thread.prompt,
         position=thread.position,
         status=thread.status,
+        timer_ends_at=thread.timer_ends_at,
+        timer_auto_close=bool(thread.timer_auto_close),
     )
 
 

@@ -18,9 +18,8 @@ from board.domain.event_spec import EventSpec, read_spec, read_status
 from board.domain.events import event_view, get_event
 from board.domain.join_codes import give_code
 from board.domain.lifecycle import ARCHIVED, closed_at_after
+from board.domain.room import announce_event_status
 from board.domain.views import EventView
-from board.live.channels import event_channel, mod_channel, thread_channel
-from board.live.messages import Status
 from board.models import Answer, Event, EventRole, EventStatus, Participant, Thread, ThreadStatus, utcnow
 
 SLUG_TAKEN = "L'adresse « {slug} » est déjà prise par un autre événement."
@@ -135,14 +134,8 @@ async def update_event(
         thread_ids = list(await session.exec(select(Thread.id).where(Thread.event_id == event.id)))
         await session.commit()
     if wanted != was:
-        _announce(ctx, event.slug, [t for t in thread_ids if t is not None])
+        announce_event_status(ctx, event.slug, [t for t in thread_ids if t is not None], wanted)
     return event_view(event)
-
-
-def _announce(ctx: BoardContext, slug: str, thread_ids: list[int]) -> None:
-    """Every open page of the event redraws: phones and screens learn it opened, closed or was archived."""
-    channels = [event_channel(slug), mod_channel(slug)] + [thread_channel(t) for t in thread_ids]
-    ctx.live.channels.send(Status("event"), channels)
 
 
 async def overview(ctx: BoardContext, account: AccountView) -> list[EventOverview]:

@@ -8,16 +8,16 @@ from sqlmodel import col, select
 from board.domain.answers import has_visible
 from board.domain.audit import Actor, record
 from board.domain.context import BoardContext
-from board.domain.errors import Invalid, NotFound
+from board.domain.errors import Conflict, Invalid, NotFound
 from board.domain.events import thread_view
+from board.domain.room import announce_thread
+from board.domain.timers import Timer
 from board.domain.views import EventView, ThreadView
-from board.live.channels import event_channel, mod_channel, thread_channel
-from board.live.messages import Status
 from board.models import Event, Thread, ThreadStatus
 
 PROMPT_MAX = 500
-THREAD_ACTIONS = ("open", "close", "present", "up", "down", "edit")
-FACILITATOR_ACTIONS = ("open", "close", "present", "up", "down")
+THREAD_ACTIONS = ("open", "close", "present", "up", "down", "edit", "timer")
+FACILITATOR_ACTIONS = ("open", "close", "present", "up", "down", "timer")
 
 
 def clean_prompt(prompt: str | None) -> str:
@@ -45,28 +45,48 @@ async def create_thread(ctx: BoardContext, event: EventView, actor: Actor, promp
         session.add(thread)
         await session.flush()
         record(session, event.id, actor, "create-thread", f"thread {thread.id}")
+        state = thread_view(thread)
         await session.commit()
-    _publish(ctx, event, thread.id or 0, "threads")
-    return thread_view(thread)
+    announce_thread(ctx, event.slug, state, event.screen_thread_id, "threads")
+    return state
 
 
 async def act_on_thread(
-    ctx: BoardContext, event: EventView, actor: Actor, thread_id: int, action: str, prompt: str | None = None
+    ctx: BoardContext,
+    event: EventView,
+    actor: Actor,
+    thread_id: int,
+    action: str,
+    prompt: str | None = None,
+    timer: Timer | None = None,
 ) -> None:
+    """`timer` is required by the `timer` action: a countdown from now, or none to stop it."""
     if action not in THREAD_ACTIONS:
         raise Invalid("Action inconnue : choisissez parmi {choices}.", choices=", ".join(THREAD_ACTIONS))
     text = clean_prompt(prompt) if action == "edit" else None
+    if action == "timer" and timer is None:
+        raise Invalid("Indiquez la durée du minuteur en secondes (seconds).")
+    reason = None
+    previous: int | None = None
     async with ctx.db.writing() as session:
         thread = await session.get(Thread, thread_id)
         if thread is None or thread.event_id != event.id:
             raise NotFound("Ce fil de discussion n'existe pas.")
-        if action == "edit" and text is not None:
+        if action == "timer" and timer is not None:
+            if timer.seconds and thread.status != ThreadStatus.OPEN:
+                raise Conflict("Ce fil n'est pas ouvert : ouvrez-le avant de lancer un minuteur.")
+            thread.timer_ends_at = timer.ends_at()
+            thread.timer_auto_close = bool(timer.seconds) and timer.auto_close
+            reason = timer.describe()
+        elif action == "edit" and text is not None:
             thread.prompt = text
         elif action in ("open", "close"):
             thread.status = ThreadStatus.OPEN if action == "open" else ThreadStatus.CLOSED
+            thread.timer_ends_at, thread.timer_auto_close = None, False
         elif action == "present":
             row = await session.get(Event, event.id)
             assert row is not None
+            previous = row.screen_thread_id if row.screen_thread_id != thread_id else None
             row.screen_thread_id = thread_id
             if thread.status == ThreadStatus.DRAFT:
                 thread.status = ThreadStatus.OPEN
@@ -87,13 +107,10 @@ async def act_on_thread(
                 sibling.position = position
                 session.add(sibling)
         session.add(thread)
-        record(session, event.id, actor, f"thread-{action}", f"thread {thread_id}")
+        record(session, event.id, actor, f"thread-{action}", f"thread {thread_id}", reason)
+        shown = await session.get(Event, event.id)
+        on_screen = shown.screen_thread_id if shown is not None else None
+        state = thread_view(thread)
         await session.commit()
-    _publish(ctx, event, thread_id, "present" if action == "present" else "threads")
-
-
-def _publish(ctx: BoardContext, event: EventView, thread_id: int, status: str) -> None:
-    ctx.live.channels.send(
-        Status(status, thread_id),
-        [thread_channel(thread_id), event_channel(event.slug), mod_channel(event.slug)],
-    )
+    kind = "timer" if action == "timer" else "present" if action == "present" else "threads"
+    announce_thread(ctx, event.slug, state, on_screen, kind, also=previous)

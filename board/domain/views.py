@@ -48,6 +48,8 @@ class ThreadView:
     position: int
     status: str
     counts: ThreadCounts = field(default_factory=ThreadCounts)
+    timer_ends_at: datetime | None = None
+    timer_auto_close: bool = False
 
     @property
     def is_open(self) -> bool:

@@ -37,6 +37,8 @@ class NewAnswer:
     status: str
     created_at: datetime
     totals: ThreadCounts
+    author: str | None = None
+    """The display name its author chose to show beside their answers, if any."""
 
     @property
     def published(self) -> bool:
@@ -45,14 +47,40 @@ class NewAnswer:
 
 @dataclass(frozen=True)
 class Status:
-    """Something changed that pages redraw rather than patch: `answers`, `threads`, `present`, `moderation`.
+    """Something changed that pages redraw rather than patch: `answers`, `threads`, `present`, `timer`,
+    `moderation`, or `event` (the event's own lifecycle: `event_status` says which).
 
-    `totals`, when given, are the thread's counts after the change.
+    `totals`, when given, are the thread's counts after the change. `thread_status`, when given, says the
+    message carries the thread's whole state (status, timer and the thread on the projector), so that
+    pages apply it as it is instead of fetching it again.
     """
 
     status: str
     thread: int | None = None
     totals: ThreadCounts | None = None
+    thread_status: str | None = None
+    timer_ends_at: datetime | None = None
+    auto_close: bool = False
+    on_screen: int | None = None
+    event_status: str | None = None
+
+    @property
+    def has_thread_state(self) -> bool:
+        return self.thread_status is not None
+
+    def public(self) -> dict[str, Any]:
+        """What a page is told: the kind, and the thread's or the event's state when the message has it."""
+        data: dict[str, Any] = {"status": self.status, "thread": self.thread}
+        if self.has_thread_state:
+            data.update(
+                thread_status=self.thread_status,
+                timer_ends_at=None if self.timer_ends_at is None else self.timer_ends_at.isoformat(),
+                auto_close=self.auto_close,
+                on_screen=self.on_screen,
+            )
+        if self.event_status is not None:
+            data["event_status"] = self.event_status
+        return data
 
 
 @dataclass(frozen=True)
@@ -97,14 +125,10 @@ def encode(message: Message) -> bytes:
             "status": message.status,
             "created_at": message.created_at.isoformat(),
             "totals": _plain(message.totals),
+            "author": message.author,
         }
     elif isinstance(message, Status):
-        data = {
-            "type": "status",
-            "status": message.status,
-            "thread": message.thread,
-            "totals": _plain(message.totals),
-        }
+        data = {**message.public(), "type": "status", "totals": _plain(message.totals)}
     else:
         data = {"type": "ping"}
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
@@ -131,9 +155,20 @@ def decode(raw: bytes | str) -> Message:
             status=data["status"],
             created_at=datetime.fromisoformat(data["created_at"]),
             totals=_totals(data["totals"]) or ThreadCounts(),
+            author=data.get("author"),
         )
     if kind == "status":
-        return Status(data["status"], data.get("thread"), _totals(data.get("totals")))
+        ends = data.get("timer_ends_at")
+        return Status(
+            data["status"],
+            data.get("thread"),
+            _totals(data.get("totals")),
+            thread_status=data.get("thread_status"),
+            timer_ends_at=None if ends is None else datetime.fromisoformat(ends),
+            auto_close=bool(data.get("auto_close")),
+            on_screen=data.get("on_screen"),
+            event_status=data.get("event_status"),
+        )
     return Ping()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from litestar import Controller, Request, get
 from litestar.openapi.datastructures import ResponseSpec
@@ -21,6 +22,7 @@ class ThreadSummary:
     status: str
     answers: int
     votes: int
+    timer_ends_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class ApiController(Controller):
             code=event.code if event.status == EventStatus.OPEN else None,
             participants=await counts.participants(ctx, event.id),
             threads=[
-                ThreadSummary(t.id, t.prompt, t.status, t.counts.answers, t.counts.votes) for t in threads
+                ThreadSummary(t.id, t.prompt, t.status, t.counts.answers, t.counts.votes, t.timer_ends_at)
+                for t in threads
             ],
         )
 

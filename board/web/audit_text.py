@@ -28,6 +28,7 @@ SENTENCES = {
     "thread-up": N_("%(who)s a monté le fil « %(thread)s » dans la liste des fils"),
     "thread-down": N_("%(who)s a descendu le fil « %(thread)s » dans la liste des fils"),
     "thread-edit": N_("%(who)s a modifié la question du fil « %(thread)s »"),
+    "thread-timer": N_("%(who)s a réglé le minuteur du fil « %(thread)s » (%(label)s)"),
     "invite": N_("%(who)s a invité %(label)s (%(role)s)"),
     "withdraw": N_("%(who)s a retiré l'invitation de %(label)s (%(role)s)"),
     "join": N_("%(who)s a rejoint l'équipe (%(role)s)"),

@@ -19,6 +19,7 @@ from board.domain.context import BoardContext
 from board.domain.errors import Forbidden, Invalid, NotFound
 from board.domain.moderation import ModAnswer
 from board.domain.threads import FACILITATOR_ACTIONS
+from board.domain.timers import parse_timer
 from board.domain.views import EventView, ThreadView
 from board.live.channels import event_channel, mod_channel
 from board.live.messages import Counts, Message, NewAnswer, Status
@@ -26,7 +27,7 @@ from board.web import audit_text
 from board.web.deps import Ctx, Id, read_form
 from board.web.i18n import N_, gettext
 from board.web.render import ElementIds, Fragments, is_htmx, page, when
-from board.web.sse import RETRY_MS, CountedStream, counts_html, staff_slots
+from board.web.sse import RETRY_MS, CountedStream, counts_html, staff_slots, status_data
 from board.web.staff import Staff, Who, current_staff, requires_role
 
 BLOCKS = ("board",)
@@ -242,7 +243,10 @@ class ModerationController(Controller):
         action = str(form.get("action", ""))
         if action not in FACILITATOR_ACTIONS and not accounts.allows(who.role, "moderator"):
             raise Forbidden("Cette action est réservée aux modérateurs de l'événement.")
-        await threads.act_on_thread(ctx, who.event, who.actor, thread_id, action, form.get("prompt"))
+        timer = parse_timer(form.get("seconds"), form.get("auto_close")) if action == "timer" else None
+        await threads.act_on_thread(ctx, who.event, who.actor, thread_id, action, form.get("prompt"), timer)
+        if timer is not None:
+            action = "timer" if timer.seconds else "timer-stop"
         return await _after(
             request,
             ctx,
@@ -362,6 +366,8 @@ THREAD_DONE = {
     "up": N_("Fil déplacé."),
     "down": N_("Fil déplacé."),
     "edit": N_("Question modifiée."),
+    "timer": N_("Minuteur lancé."),
+    "timer-stop": N_("Minuteur arrêté."),
 }
 
 
@@ -384,7 +390,7 @@ async def _mod_events(
                 if html:
                     yield ServerSentEventMessage(event="answer", data=html)
             elif isinstance(message, Status):
-                yield ServerSentEventMessage(event="status", data=message.status)
+                yield ServerSentEventMessage(event="status", data=status_data(message))
             else:
                 yield ServerSentEventMessage(comment="ping")
 

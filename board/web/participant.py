@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Response, Template
 
-from board.domain import answers, counts, events, join_codes, moderation
+from board.domain import answers, counts, events, join_codes, moderation, similar
 from board.domain.answers import Sort
 from board.domain.context import BoardContext
 from board.domain.errors import Invalid, NotFound
@@ -47,6 +47,10 @@ class ThreadPage:
     @property
     def set_aside_total(self) -> int:
         return sum(n for _, n in self.set_aside)
+
+
+VOTE_SCOPES = {"similar": "similar"}
+"""Where else on a page an answer's vote buttons may be: their copy keeps ids of its own."""
 
 
 def _with_cookies(response: Response[Any], cookies: list[Any]) -> Response[Any]:
@@ -217,6 +221,30 @@ class ParticipantController(Controller):
             cookies,
         )
 
+    @get("/e/{slug:str}/t/{thread_id:int}/similar", name="similar")
+    async def similar(
+        self,
+        request: Request,
+        ctx: Ctx,
+        slug: FromPath[str],
+        thread_id: Id,
+        draft: Annotated[str, QueryParameter(name="body")] = "",
+    ) -> Response[Any]:
+        """Answers close to a draft: an HTML fragment, or JSON when asked for. Creates no participant."""
+        event = await events.get_event(ctx, slug)
+        thread = await events.get_thread(ctx, event, thread_id)
+        found = read_participant(request, ctx.settings.secret_key, event.slug, event.id)
+        close = await similar.similar_answers(ctx, thread, draft, found[1] if found else None)
+        if request.accept.best_match([MediaType.HTML, MediaType.JSON]) == MediaType.JSON:
+            return Response(
+                [{"id": a.id, "body": a.body, "similarity": score} for a, score in close],
+                media_type=MediaType.JSON,
+                headers={"Vary": "Accept"},
+            )
+        fragments: Fragments = request.app.state.fragments
+        html = fragments.macro("components/similar_answers.html", "similar_answers", close, event, thread)
+        return Response(html, media_type=MediaType.HTML, headers={"Vary": "Accept"})
+
     @post("/e/{slug:str}/answers/{answer_id:int}/vote", name="vote", opt={OWN_CONNECTIONS: True})
     async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
         """The hottest route: it takes the context and the writer from the app's state, as resolving two
@@ -249,5 +277,6 @@ class ParticipantController(Controller):
             outcome.value,
             outcome.voting == "upvote",
             True,
+            VOTE_SCOPES.get(str(form.get("scope", "")), ""),
         )
         return _with_cookies(Response(widget, media_type=MediaType.HTML, status_code=200), cookies)

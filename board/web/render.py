@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import math
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from jinja2.environment import TemplateModule
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Request
@@ -81,6 +82,10 @@ class ElementIds:
         return f"e{event_id}-participants"
 
     @staticmethod
+    def timer(thread_id: int) -> str:
+        return f"timer-{thread_id}"
+
+    @staticmethod
     def prompt(thread_id: int) -> str:
         return f"prompt-{thread_id}"
 
@@ -132,16 +137,36 @@ def make_environment(*, auto_reload: bool = False, timezone: str = "Europe/Paris
         reason_labels=REASON_LABELS,
         reason_plurals=REASON_PLURALS,
         ids=ElementIds,
+        now_iso=lambda: datetime.now(UTC).isoformat(),
     )
     zone = ZoneInfo(timezone)
     env.filters["hhmm"] = lambda value: value.astimezone(zone).strftime("%H:%M")
     env.filters["when"] = lambda value: when(value, zone)
+    env.filters["long_date"] = long_date
+    env.filters["remaining"] = remaining
     return env
 
 
 def _local(value: datetime, zone: ZoneInfo) -> datetime:
     """SQLite hands back naive datetimes; the board stores UTC."""
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def long_date(value: str) -> str:
+    """An ISO date as people write it in the page's language (« 22 novembre 2017 »); anything else as it is."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return value
+    return format_date(day, format="long", locale=i18n.current())
+
+
+def remaining(ends: datetime | None) -> str:
+    """What a countdown shows when the page is drawn (m:ss); scripts keep it running."""
+    if ends is None:
+        return ""
+    seconds = max(0, math.ceil((ends - datetime.now(UTC)).total_seconds()))
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def when(value: datetime, zone: ZoneInfo) -> str:

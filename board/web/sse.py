@@ -3,8 +3,10 @@ and the counts fragment rendered once however many streams send it."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from litestar import Request
@@ -15,7 +17,7 @@ from litestar.types import Receive, Scope, Send
 from board.domain.context import BoardContext
 from board.domain.errors import TooFast
 from board.domain.views import EventView
-from board.live.messages import Counts, encode
+from board.live.messages import Counts, Status, encode
 from board.web.i18n import current
 from board.web.identity import client_address, read_participant
 from board.web.render import Fragments
@@ -102,6 +104,12 @@ class CountedStream(ServerSentEvent):
         except BaseException:
             self.release()
             raise
+
+
+@lru_cache(maxsize=256)
+def status_data(message: Status) -> str:
+    """A status event's data, JSON, encoded once however many streams send it."""
+    return json.dumps(message.public(), separators=(",", ":"))
 
 
 _rendered: dict[tuple[str, bytes], str] = {}

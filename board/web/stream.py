@@ -15,7 +15,10 @@ from board.live.channels import event_channel, thread_channel
 from board.live.messages import Counts, NewAnswer, Ping, Status
 from board.web.deps import Ctx, Id
 from board.web.render import Fragments
-from board.web.sse import RETRY_MS, CountedStream, counts_html, participant_slots
+from board.web.sse import RETRY_MS, CountedStream, counts_html, participant_slots, status_data
+
+THREAD_PAGE_STATUSES = ("answers", "threads", "present", "timer", "event")
+"""What a thread's page reacts to; moderation's own statuses are not for participants."""
 
 
 def _answer_html(fragments: Fragments, event: EventView, thread: ThreadView, message: NewAnswer) -> str:
@@ -29,6 +32,7 @@ def _answer_html(fragments: Fragments, event: EventView, thread: ThreadView, mes
         agree=0,
         disagree=0,
         created_at=message.created_at,
+        author_name=message.author,
     )
     return fragments.macro("components/answer_card.html", "answer_card", view, event, thread)
 
@@ -53,8 +57,8 @@ async def _thread_events(
                 )
             elif isinstance(message, Ping):
                 yield ServerSentEventMessage(comment="ping")
-            elif message.status in ("answers", "threads", "event"):
-                yield ServerSentEventMessage(event="status", data=message.status)
+            elif message.status in THREAD_PAGE_STATUSES:
+                yield ServerSentEventMessage(event="status", data=status_data(message))
                 if message.totals is not None:
                     yield ServerSentEventMessage(
                         event="counts", data=counts_html(fragments, Counts(message.thread, message.totals))
@@ -72,7 +76,7 @@ async def _event_events(
             )
         async for message in stream:
             if isinstance(message, Status):
-                yield ServerSentEventMessage(event="status", data=message.status)
+                yield ServerSentEventMessage(event="status", data=status_data(message))
             elif isinstance(message, Counts | NewAnswer):
                 totals_only = (
                     Counts(
