@@ -16,6 +16,7 @@ from litestar.response import Response, Template
 from board.domain import accounts, counts, events, results
 from board.domain.context import BoardContext
 from board.domain.errors import NotFound
+from board.domain.opinion_views import OpinionMap, opinion_map
 from board.domain.results import ThreadResults
 from board.domain.views import EventView, ThreadView
 from board.web.deps import Ctx, Id
@@ -35,6 +36,8 @@ class ScreenPage:
     show_qr: bool
     only: str | None
     can_steer: bool
+    show: str | None = None
+    opinions: OpinionMap | None = None
 
     @property
     def thread(self) -> ThreadView:
@@ -49,7 +52,7 @@ class ScreenPage:
 
     def query(self, **changes: Any) -> str:
         """This screen's query string with some settings changed, for the toggle links."""
-        state = {"only": self.only, "qr": None if self.show_qr else "0"}
+        state = {"show": self.show, "only": self.only, "qr": None if self.show_qr else "0"}
         state.update(changes)
         pairs = [f"{k}={v}" for k, v in state.items() if v]
         return "?" + "&".join(pairs) if pairs else "?"
@@ -57,6 +60,9 @@ class ScreenPage:
 
 def join_url(base: str, slug: str) -> str:
     return f"{base}/e/{slug}"
+
+
+SHOWS = ("opinions",)
 
 
 async def _screen(
@@ -67,6 +73,7 @@ async def _screen(
     only: str | None,
     qr: str | None,
     block: str | None,
+    show: str | None = None,
 ) -> Template:
     event = await events.get_event(ctx, slug)
     listed = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
@@ -95,8 +102,14 @@ async def _screen(
         show_qr=qr != "0",
         only=filter_,
         can_steer=accounts.allows(role, "facilitator"),
+        show=show if show in SHOWS else None,
+        opinions=await _opinions(request, ctx, thread.id) if show == "opinions" else None,
     )
     return page(request, "screen/screen.html", {"page": data}, block="board" if block == "board" else None)
+
+
+async def _opinions(request: Request, ctx: BoardContext, thread_id: int) -> OpinionMap | None:
+    return await opinion_map(ctx, await request.app.state.opinions.current(thread_id))
 
 
 class ScreenController(Controller):
@@ -111,8 +124,9 @@ class ScreenController(Controller):
         only: FromQuery[str | None] = None,
         qr: FromQuery[str | None] = None,
         block: FromQuery[str | None] = None,
+        show: FromQuery[str | None] = None,
     ) -> Template:
-        return await _screen(request, ctx, slug, None, only, qr, block)
+        return await _screen(request, ctx, slug, None, only, qr, block, show)
 
     @get("/e/{slug:str}/t/{thread_id:int}/screen", name="thread_screen")
     async def thread_screen(
@@ -124,19 +138,22 @@ class ScreenController(Controller):
         only: FromQuery[str | None] = None,
         qr: FromQuery[str | None] = None,
         block: FromQuery[str | None] = None,
+        show: FromQuery[str | None] = None,
     ) -> Template:
-        return await _screen(request, ctx, slug, thread_id, only, qr, block)
+        return await _screen(request, ctx, slug, thread_id, only, qr, block, show)
 
     @get("/e/{slug:str}/results", name="results")
     async def results_page(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> Template:
         event = await events.get_event(ctx, slug)
         listed = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
         every = [await results.thread_results(ctx, t, event.segments, limit=10) for t in listed]
+        maps = {t.id: await _opinions(request, ctx, t.id) for t in listed}
         return Template(
             "screen/results.html",
             context={
                 "event": event,
                 "threads": every,
+                "opinions": maps,
                 "participants": await counts.participants(ctx, event.id),
             },
         )

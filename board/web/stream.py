@@ -72,7 +72,8 @@ async def _event_events(
             )
         async for message in stream:
             if isinstance(message, Status):
-                yield ServerSentEventMessage(event="status", data=message.status)
+                kind = "opinions" if message.status == "opinions" else "status"
+                yield ServerSentEventMessage(event=kind, data=message.status)
             elif isinstance(message, Counts | NewAnswer):
                 totals_only = (
                     Counts(

@@ -1,0 +1,220 @@
+"""Opinion groups of live threads: recomputed off the event loop, at most once per interval, cached and shared.
+
+A vote marks its thread; the thread is recomputed in a separate process (scikit-learn is loaded
+there, never in the web process), at most once per interval across all workers (a claim in the
+live layer), and the result goes to the shared cache, where every screen, API call and worker reads
+it. A screen hears `opinions` on the event's stream when a new result is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam
+from sqlmodel import col, select
+
+from board.domain import opinions
+from board.domain.context import BoardContext
+from board.live import UNREACHABLE
+from board.live.channels import event_channel
+from board.live.messages import Status
+from board.models import Answer, AnswerStatus, Event, Participant, Thread, Vote
+
+log = logging.getLogger(__name__)
+
+_ANSWERS = (
+    select(Answer.id)
+    .where(
+        col(Answer.thread_id) == bindparam("thread"),
+        col(Answer.status) == AnswerStatus.PUBLISHED,
+        col(Answer.merged_into).is_(None),
+    )
+    .order_by(col(Answer.id))
+)
+_VOTES = (
+    select(Vote.participant_id, Vote.answer_id, Vote.value)
+    .join(Answer, col(Answer.id) == col(Vote.answer_id))
+    .where(
+        col(Answer.thread_id) == bindparam("thread"),
+        col(Answer.status) == AnswerStatus.PUBLISHED,
+        col(Answer.merged_into).is_(None),
+    )
+)
+_SLUG = (
+    select(Event.slug)
+    .join(Thread, col(Thread.event_id) == col(Event.id))
+    .where(Thread.id == bindparam("thread"))
+)
+_EXTERNAL = select(Participant.id, Participant.external_id).where(
+    and_(col(Participant.id).in_(bindparam("ids", expanding=True)), col(Participant.external_id).is_not(None))
+)
+
+
+@dataclass(frozen=True)
+class ThreadVotes:
+    slug: str
+    answers: list[int]
+    votes: list[tuple[str, int, int]]
+
+
+async def read_votes(ctx: BoardContext, thread_id: int) -> ThreadVotes | None:
+    """The published answers of a thread and the votes on them; None for an unknown thread."""
+    async with ctx.db.connect() as conn:
+        slug = (await conn.execute(_SLUG, {"thread": thread_id})).scalar()
+        if slug is None:
+            return None
+        answers = list((await conn.execute(_ANSWERS, {"thread": thread_id})).scalars())
+        votes = [(p, a, v) for p, a, v in await conn.execute(_VOTES, {"thread": thread_id})]
+    return ThreadVotes(slug, answers, votes)
+
+
+async def external_ids(ctx: BoardContext, participant_ids: list[str]) -> dict[str, str]:
+    """Participant → external id, for those imported from elsewhere."""
+    found: dict[str, str] = {}
+    async with ctx.db.connect() as conn:
+        for start in range(0, len(participant_ids), 500):
+            chunk = participant_ids[start : start + 500]
+            found.update({p: e for p, e in await conn.execute(_EXTERNAL, {"ids": chunk})})
+    return found
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _worker_pool() -> Executor:
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=opinions.warm_up
+    )
+
+
+class OpinionGroups:
+    """One per process: schedules recomputations and reads the shared cache."""
+
+    def __init__(self, ctx: BoardContext, interval: float) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self._pool: Executor | None = None
+        self._dirty: set[int] = set()
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def start(self) -> None:
+        """Start the worker process now, so that scikit-learn is loaded before the first screen asks."""
+        self._executor()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            self._pool = _worker_pool()
+        return self._pool
+
+    def touch(self, thread_id: int) -> None:
+        """Votes changed on this thread: recompute it soon (at once if it has not been for an interval)."""
+        self._dirty.add(thread_id)
+        task = self._tasks.get(thread_id)
+        if task is None or task.done():
+            self._tasks[thread_id] = asyncio.create_task(
+                self._follow(thread_id), name=f"opinions-{thread_id}"
+            )
+
+    async def _follow(self, thread_id: int) -> None:
+        while thread_id in self._dirty:
+            if not await self._claim(thread_id):
+                await asyncio.sleep(self.interval)
+                continue
+            self._dirty.discard(thread_id)
+            try:
+                await self.refresh(thread_id)
+            except Exception:
+                log.exception("opinion groups of thread %s failed", thread_id)
+            if thread_id in self._dirty:
+                await asyncio.sleep(self.interval)
+
+    async def _claim(self, thread_id: int) -> bool:
+        try:
+            return await self.ctx.live.opinions.claim(thread_id, self.interval)
+        except UNREACHABLE:
+            return True
+
+    async def refresh(self, thread_id: int) -> bytes | None:
+        """Recompute one thread now, store the result for everyone and tell the screens."""
+        async with self._locks.setdefault(thread_id, asyncio.Lock()):
+            found = await read_votes(self.ctx, thread_id)
+            if found is None:
+                return None
+            cache = self.ctx.live.opinions
+            try:
+                state = await cache.state(thread_id)
+            except UNREACHABLE:
+                state = None
+            loop = asyncio.get_running_loop()
+            payload, next_state, members = await loop.run_in_executor(
+                self._executor(), opinions.compute, found.votes, found.answers, state, _now()
+            )
+            try:
+                await cache.store(thread_id, payload, next_state, members)
+            except UNREACHABLE:
+                log.warning("opinion groups of thread %s not cached: live layer unreachable", thread_id)
+            self.ctx.live.channels.send(Status("opinions", thread_id), [event_channel(found.slug)])
+            return payload
+
+    async def payload(self, thread_id: int) -> bytes | None:
+        """The thread's latest groups as JSON, computed now only if nobody has yet."""
+        try:
+            cached = await self.ctx.live.opinions.payload(thread_id)
+        except UNREACHABLE:
+            cached = None
+        return cached if cached is not None else await self.refresh(thread_id)
+
+    async def current(self, thread_id: int) -> dict[str, Any] | None:
+        raw = await self.payload(thread_id)
+        return None if raw is None else json.loads(raw)
+
+    async def group_of(self, thread_id: int, participant_id: str) -> int | None:
+        """The group a participant's own votes place them in, from the cache only (never computed here)."""
+        try:
+            return await self.ctx.live.opinions.member(thread_id, participant_id)
+        except UNREACHABLE:
+            return None
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A thread's current groups with who is in them: for the organiser's command line, never published."""
+
+    payload: dict[str, Any]
+    members: dict[str, str | int]
+    """Participant (external id when imported, else the internal key) → group."""
+
+
+async def membership(ctx: BoardContext, thread_id: int) -> Membership | None:
+    """The groups the screens show now if any were computed, else computed here (in a thread)."""
+    cache = ctx.live.opinions
+    raw = await cache.payload(thread_id)
+    members: dict[str, int] = await cache.members(thread_id) if raw is not None else {}
+    if raw is None:
+        found = await read_votes(ctx, thread_id)
+        if found is None:
+            return None
+        computed, state, members = await asyncio.to_thread(
+            opinions.compute, found.votes, found.answers, await cache.state(thread_id), _now()
+        )
+        await cache.store(thread_id, computed, state, members)
+        raw = computed
+    names = await external_ids(ctx, sorted(members))
+    return Membership(json.loads(raw), {names.get(p, p): g for p, g in sorted(members.items())})
