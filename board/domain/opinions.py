@@ -148,7 +148,7 @@ def _cluster(points: np.ndarray, previous: Previous | None) -> tuple[np.ndarray,
     from sklearn.metrics import silhouette_score
 
     distinct = np.unique(points.round(9), axis=0).shape[0]
-    if distinct < 3:
+    if distinct < 2:
         return np.zeros(len(points), dtype=int), 1, points.mean(axis=0, keepdims=True)
     base_k = min(BASE_CLUSTERS, distinct)
     base = KMeans(n_clusters=base_k, n_init=1, random_state=SEED).fit(points)
@@ -156,7 +156,7 @@ def _cluster(points: np.ndarray, previous: Previous | None) -> tuple[np.ndarray,
     weights = np.bincount(base.labels_, minlength=base_k).astype(float)
     options: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
     for k in GROUP_COUNTS:
-        if k >= base_k or k > 2 + base_k // 12:
+        if k > base_k or k > 2 + base_k // 12:
             break
         if previous is not None and previous.k == k and previous.centres.shape == (k, 2):
             model = KMeans(n_clusters=k, init=previous.centres, n_init=1, random_state=SEED)
@@ -165,7 +165,12 @@ def _cluster(points: np.ndarray, previous: Previous | None) -> tuple[np.ndarray,
         model.fit(centres, sample_weight=weights)
         if len(set(model.labels_.tolist())) < 2:
             continue
-        score = float(silhouette_score(centres, model.labels_))
+        if k < base_k:
+            score = float(silhouette_score(centres, model.labels_))
+        elif len(points) > k:
+            score = float(silhouette_score(points, model.labels_[base.labels_]))
+        else:
+            continue
         options[k] = (score, model.labels_[base.labels_], model.cluster_centers_)
     if not options:
         return np.zeros(len(points), dtype=int), 1, points.mean(axis=0, keepdims=True)

@@ -29,10 +29,8 @@ class PolisExport:
     rows: int
     name: str
     """The folder's name, the conversation's name when nothing better is given."""
-
-    @property
-    def voters(self) -> list[int]:
-        return sorted({voter for voter, _ in self.votes})
+    voters: frozenset[int]
+    """Everyone who voted, passes included."""
 
 
 def _status(moderated: str) -> AnswerStatus:
@@ -85,4 +83,10 @@ def read_polis(folder: Path, progress: Callable[[int], None] | None = None) -> P
             progress(read)
     known = {c.id for c in comments}
     votes = {key: v for key, (_, v) in latest.items() if v in (1, -1) and key[1] in known}
-    return PolisExport(sorted(comments, key=lambda c: c.id), votes, read, folder.resolve().name)
+    return PolisExport(
+        sorted(comments, key=lambda c: c.id),
+        votes,
+        read,
+        folder.resolve().name,
+        frozenset(voter for voter, _ in latest),
+    )

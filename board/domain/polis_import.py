@@ -68,7 +68,7 @@ def _event_and_thread(conn: Connection, slug: str, title: str) -> tuple[int, int
 
 def _participants(conn: Connection, event_id: int, export: PolisExport) -> dict[int, str]:
     """Polis voter or author id → participant id, creating those not there yet."""
-    wanted = {v for v, _ in export.votes} | {c.author for c in export.comments}
+    wanted = set(export.voters) | {c.author for c in export.comments}
     known = {
         external: pid
         for pid, external in conn.execute(
