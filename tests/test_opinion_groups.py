@@ -108,7 +108,7 @@ def test_a_group_of_fewer_than_five_people_is_not_published_on_its_own() -> None
 
 
 def test_participants_with_too_few_votes_are_on_the_map_but_do_not_shape_the_groups() -> None:
-    votes = camps() + [("late", 1, 1), ("late", 2, -1)]
+    votes = [*camps(), ("late", 1, 1), ("late", 2, -1)]
     matrix = vote_matrix(votes, range(1, 11))
     grouping = find_groups(matrix)
     late = matrix.participants.index("late")

@@ -11,11 +11,20 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from tests.compare_polis import polis_groups
-from tests.test_cli import Cli, cli  # noqa: F401  (the fixture)
+from tests.test_cli import (
+    Cli,
+    cli,  # noqa: F401  (the operator's shell, as test_cli runs it)
+)
 from tests.test_opinion_groups import AGREEMENT_FLOOR, BREXIT
+
+
+@pytest.fixture
+def board_cli(cli: Cli) -> Cli:  # noqa: F811
+    return cli
 
 
 def expected() -> tuple[dict[str, int], int, set[int]]:
@@ -44,9 +53,11 @@ def in_db(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def test_a_conversation_becomes_one_event_with_its_comments_voters_and_last_votes(
-    cli: Cli, tmp_path: Path
-) -> None:  # noqa: F811
-    ran = cli("import", "polis", str(BREXIT), "--event", "brexit", "--title", "Brexit : ce qui rassemble")
+    board_cli: Cli, tmp_path: Path
+) -> None:
+    ran = board_cli(
+        "import", "polis", str(BREXIT), "--event", "brexit", "--title", "Brexit : ce qui rassemble"
+    )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == "", "quiet when piped"
     by_status, votes, voters = expected()
@@ -62,11 +73,11 @@ def test_a_conversation_becomes_one_event_with_its_comments_voters_and_last_vote
     assert agree + disagree == votes
 
 
-def test_importing_again_changes_nothing(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
-    assert cli("import", "polis", str(BREXIT), "--event", "brexit").returncode == 0
+def test_importing_again_changes_nothing(board_cli: Cli, tmp_path: Path) -> None:
+    assert board_cli("import", "polis", str(BREXIT), "--event", "brexit").returncode == 0
     tables = ["event", "thread", "participant", "answer", "vote"]
     before = {t: in_db(tmp_path, f"SELECT count(*) FROM {t}") for t in tables}
-    again = cli("import", "polis", str(BREXIT), "--event", "brexit")
+    again = board_cli("import", "polis", str(BREXIT), "--event", "brexit")
     assert again.returncode == 0, again.stderr
     assert {t: in_db(tmp_path, f"SELECT count(*) FROM {t}") for t in tables} == before
 
@@ -76,7 +87,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_on_a_terminal_it_shows_progress_and_a_summary(cli: Cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_on_a_terminal_it_shows_progress_and_a_summary(board_cli: Cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import sys
 
     from board.cli import main
@@ -91,21 +102,21 @@ def test_on_a_terminal_it_shows_progress_and_a_summary(cli: Cli, tmp_path: Path,
     assert f"{votes} votes written" in shown
 
 
-def test_bad_input_fails_with_a_message(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
-    bad_slug = cli("import", "polis", str(BREXIT), "--event", "Not A Slug")
+def test_bad_input_fails_with_a_message(board_cli: Cli, tmp_path: Path) -> None:
+    bad_slug = board_cli("import", "polis", str(BREXIT), "--event", "Not A Slug")
     assert bad_slug.returncode == 1 and "board:" in bad_slug.stderr
-    missing = cli("import", "polis", str(tmp_path / "nowhere"), "--event", "nowhere")
+    missing = board_cli("import", "polis", str(tmp_path / "nowhere"), "--event", "nowhere")
     assert missing.returncode == 1 and "comments.csv" in missing.stderr
-    assert cli("seed").returncode == 0
-    taken = cli("import", "polis", str(BREXIT), "--event", "republique-collaborative")
+    assert board_cli("seed").returncode == 0
+    taken = board_cli("import", "polis", str(BREXIT), "--event", "republique-collaborative")
     assert taken.returncode == 1 and "existe déjà" in taken.stderr
-    unknown = cli("opinions", "nowhere", "--format", "csv")
+    unknown = board_cli("opinions", "nowhere", "--format", "csv")
     assert unknown.returncode == 1 and "board:" in unknown.stderr
 
 
-def test_opinions_as_csv_agree_with_the_groups_polis_found(cli: Cli) -> None:  # noqa: F811
-    assert cli("import", "polis", str(BREXIT), "--event", "brexit").returncode == 0
-    ran = cli("opinions", "brexit", "--format", "csv")
+def test_opinions_as_csv_agree_with_the_groups_polis_found(board_cli: Cli) -> None:
+    assert board_cli("import", "polis", str(BREXIT), "--event", "brexit").returncode == 0
+    ran = board_cli("opinions", "brexit", "--format", "csv")
     assert ran.returncode == 0, ran.stderr
     rows = list(csv.DictReader(io.StringIO(ran.stdout)))
     assert rows and set(rows[0]) == {"participant", "group"}
@@ -116,13 +127,15 @@ def test_opinions_as_csv_agree_with_the_groups_polis_found(cli: Cli) -> None:  #
     assert adjusted_rand_score([theirs[p] for p in both], [ours[p] for p in both]) >= AGREEMENT_FLOOR
 
 
-def test_opinions_as_json_give_the_groups_and_who_is_in_them(cli: Cli) -> None:  # noqa: F811
-    assert cli("import", "polis", str(BREXIT), "--event", "brexit").returncode == 0
-    ran = cli("opinions", "brexit", "--format", "json")
+def test_opinions_as_json_give_the_groups_and_who_is_in_them(board_cli: Cli) -> None:
+    assert board_cli("import", "polis", str(BREXIT), "--event", "brexit").returncode == 0
+    ran = board_cli("opinions", "brexit", "--format", "json")
     assert ran.returncode == 0, ran.stderr
     data = json.loads(ran.stdout)
     assert data["event"] == "brexit"
     assert sum(g["size"] for g in data["groups"]) == len(data["members"])
     assert {m["group"] for m in data["members"]} == {g["id"] for g in data["groups"]}
-    again = json.loads(cli("opinions", "brexit", "--thread", str(data["thread"]), "--format", "json").stdout)
+    again = json.loads(
+        board_cli("opinions", "brexit", "--thread", str(data["thread"]), "--format", "json").stdout
+    )
     assert again["members"] == data["members"]
