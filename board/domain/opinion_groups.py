@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam
 from sqlmodel import col, select
 
+from board.db import Database
 from board.domain import opinions
 from board.domain.context import BoardContext
 from board.live import UNREACHABLE
@@ -57,22 +58,36 @@ _EXTERNAL = select(Participant.id, Participant.external_id).where(
 )
 
 
-@dataclass(frozen=True)
-class ThreadVotes:
-    slug: str
-    answers: list[int]
-    votes: list[tuple[str, int, int]]
-
-
-async def read_votes(ctx: BoardContext, thread_id: int) -> ThreadVotes | None:
-    """The published answers of a thread and the votes on them; None for an unknown thread."""
+async def thread_slug(ctx: BoardContext, thread_id: int) -> str | None:
+    """The slug of the thread's event, None for an unknown thread."""
     async with ctx.db.connect() as conn:
-        slug = (await conn.execute(_SLUG, {"thread": thread_id})).scalar()
-        if slug is None:
-            return None
-        answers = list((await conn.execute(_ANSWERS, {"thread": thread_id})).scalars())
-        votes = [(p, a, v) for p, a, v in await conn.execute(_VOTES, {"thread": thread_id})]
-    return ThreadVotes(slug, answers, votes)
+        slug: str | None = (await conn.execute(_SLUG, {"thread": thread_id})).scalar()
+    return slug
+
+
+_worker_db: dict[tuple[str, str | None], Database] = {}
+
+
+async def _read_votes(db: Database, thread_id: int) -> tuple[list[int], list[tuple[str, int, int]]]:
+    try:
+        async with db.connect() as conn:
+            answers = list((await conn.execute(_ANSWERS, {"thread": thread_id})).scalars())
+            votes = [(p, a, v) for p, a, v in await conn.execute(_VOTES, {"thread": thread_id})]
+    finally:
+        await db.engine.dispose()
+    return answers, votes
+
+
+def compute_thread(
+    database_url: str, schema: str | None, thread_id: int, state: bytes | None, computed_at: str
+) -> tuple[bytes, bytes, dict[str, int]]:
+    """Read a thread's votes and compute its groups, in the worker process: the votes never enter the web
+    process, so a big thread costs the event loop nothing. (payload JSON, next state, members)."""
+    key = (database_url, schema)
+    if key not in _worker_db:
+        _worker_db[key] = Database(database_url, schema=schema)
+    answers, votes = asyncio.run(_read_votes(_worker_db[key], thread_id))
+    return opinions.compute(votes, answers, state, computed_at)
 
 
 async def external_ids(ctx: BoardContext, participant_ids: list[str]) -> dict[str, str]:
@@ -154,8 +169,8 @@ class OpinionGroups:
     async def refresh(self, thread_id: int) -> bytes | None:
         """Recompute one thread now, store the result for everyone and tell the screens."""
         async with self._locks.setdefault(thread_id, asyncio.Lock()):
-            found = await read_votes(self.ctx, thread_id)
-            if found is None:
+            slug = await thread_slug(self.ctx, thread_id)
+            if slug is None:
                 return None
             cache = self.ctx.live.opinions
             try:
@@ -164,13 +179,19 @@ class OpinionGroups:
                 state = None
             loop = asyncio.get_running_loop()
             payload, next_state, members = await loop.run_in_executor(
-                self._executor(), opinions.compute, found.votes, found.answers, state, _now()
+                self._executor(),
+                compute_thread,
+                self.ctx.db.url,
+                self.ctx.settings.database_schema,
+                thread_id,
+                state,
+                _now(),
             )
             try:
                 await cache.store(thread_id, payload, next_state, members)
             except UNREACHABLE:
                 log.warning("opinion groups of thread %s not cached: live layer unreachable", thread_id)
-            self.ctx.live.channels.send(Status("opinions", thread_id), [event_channel(found.slug)])
+            self.ctx.live.channels.send(Status("opinions", thread_id), [event_channel(slug)])
             return payload
 
     async def payload(self, thread_id: int) -> bytes | None:
@@ -208,11 +229,15 @@ async def membership(ctx: BoardContext, thread_id: int) -> Membership | None:
     raw = await cache.payload(thread_id)
     members: dict[str, int] = await cache.members(thread_id) if raw is not None else {}
     if raw is None:
-        found = await read_votes(ctx, thread_id)
-        if found is None:
+        if await thread_slug(ctx, thread_id) is None:
             return None
         computed, state, members = await asyncio.to_thread(
-            opinions.compute, found.votes, found.answers, await cache.state(thread_id), _now()
+            compute_thread,
+            ctx.db.url,
+            ctx.settings.database_schema,
+            thread_id,
+            await cache.state(thread_id),
+            _now(),
         )
         await cache.store(thread_id, computed, state, members)
         raw = computed

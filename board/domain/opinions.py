@@ -55,16 +55,19 @@ class VoteMatrix:
 
 def vote_matrix(votes: Iterable[tuple[str, int, int]], answers: Iterable[int]) -> VoteMatrix:
     """The matrix of (participant, answer, value) votes over `answers`; votes on other answers are ignored."""
-    columns = tuple(sorted(set(answers)))
-    rows = sorted(votes)
-    people = tuple(sorted({p for p, a, _ in rows if a in set(columns)}))
-    col = {a: i for i, a in enumerate(columns)}
-    row = {p: i for i, p in enumerate(people)}
-    values = np.full((len(people), len(columns)), np.nan)
-    for participant, answer, value in rows:
-        if answer in col and value in (1, -1):
-            values[row[participant], col[answer]] = value
-    return VoteMatrix(people, columns, values)
+    columns = np.array(sorted(set(answers)), dtype=np.int64)
+    rows = list(votes)
+    if not rows or not len(columns):
+        return VoteMatrix((), tuple(int(a) for a in columns), np.full((0, len(columns)), np.nan))
+    people_raw, answer_raw, value_raw = zip(*rows, strict=True)
+    answer_ids = np.fromiter(answer_raw, dtype=np.int64, count=len(rows))
+    values = np.fromiter(value_raw, dtype=np.int64, count=len(rows))
+    col = np.clip(np.searchsorted(columns, answer_ids), 0, len(columns) - 1)
+    keep = (columns[col] == answer_ids) & ((values == 1) | (values == -1))
+    people, row = np.unique(np.array(people_raw, dtype=str)[keep], return_inverse=True)
+    matrix = np.full((len(people), len(columns)), np.nan)
+    matrix[row, col[keep]] = values[keep]
+    return VoteMatrix(tuple(str(p) for p in people), tuple(int(a) for a in columns), matrix)
 
 
 @dataclass(frozen=True)
