@@ -63,7 +63,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ctx = build_context(settings)
     votes = VoteWriter(ctx)
     opinions = OpinionGroups(ctx, settings.opinions_interval)
-    ctx.opinions = opinions
     env = make_environment(auto_reload=settings.debug, timezone=settings.timezone)
 
     tasks: list[asyncio.Task[None]] = []

@@ -192,7 +192,6 @@ async def announce(ctx: BoardContext, event: EventView, thread_ids: list[int]) -
             Status("answers", thread_id, counts),
             [thread_channel(thread_id), event_channel(event.slug), mod_channel(event.slug)],
         )
-        ctx.opinions.touch(thread_id)
 
 
 def answers_with_authors() -> Select[Answer, Participant]:

@@ -1,9 +1,11 @@
 """Opinion groups of live threads: recomputed off the event loop, at most once per interval, cached and shared.
 
-A vote marks its thread; the thread is recomputed in a separate process (scikit-learn is loaded
-there, never in the web process), at most once per interval across all workers (a claim in the
-live layer), and the result goes to the shared cache, where every screen, API call and worker reads
-it. A screen hears `opinions` on the event's stream when a new result is stored.
+The vote path is left alone. A thread is recomputed when someone looks at its groups (the projector's
+opinion view, the API, the results page) and its published answers or votes have moved since the
+last computation (the live counters tell it), at most once per interval across all workers (a claim
+in the live layer). The work runs in a separate process that reads the votes itself and has
+scikit-learn loaded, never in the web process; the result goes to the shared cache, where every
+screen, API call and worker reads it, and screens hear `opinions` on the event's stream.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlmodel import col, select
 from board.db import Database
 from board.domain import opinions
 from board.domain.context import BoardContext
+from board.domain.views import ThreadView
 from board.live import UNREACHABLE
 from board.live.channels import event_channel
 from board.live.messages import Status
@@ -110,20 +113,19 @@ def _worker_pool() -> Executor:
     )
 
 
+def version_of(thread: ThreadView) -> str:
+    """What the groups were computed from, as cheaply as the live counters tell it."""
+    return f"{thread.counts.answers}:{thread.counts.votes}"
+
+
 class OpinionGroups:
-    """One per process: schedules recomputations and reads the shared cache."""
+    """One per process: reads the shared cache and, for threads someone is looking at, recomputes them."""
 
     def __init__(self, ctx: BoardContext, interval: float) -> None:
         self.ctx = ctx
         self.interval = interval
         self._pool: Executor | None = None
-        self._dirty: set[int] = set()
-        self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
-
-    def start(self) -> None:
-        """Start the worker process now, so that scikit-learn is loaded before the first screen asks."""
-        self._executor()
+        self._tasks: dict[int, asyncio.Task[bytes | None]] = {}
 
     async def stop(self) -> None:
         for task in list(self._tasks.values()):
@@ -138,27 +140,13 @@ class OpinionGroups:
             self._pool = _worker_pool()
         return self._pool
 
-    def touch(self, thread_id: int) -> None:
-        """Votes changed on this thread: recompute it soon (at once if it has not been for an interval)."""
-        self._dirty.add(thread_id)
+    def _schedule(self, thread_id: int, version: str) -> asyncio.Task[bytes | None]:
+        """One recomputation of a thread at a time in this process; a second asker shares the first's."""
         task = self._tasks.get(thread_id)
         if task is None or task.done():
-            self._tasks[thread_id] = asyncio.create_task(
-                self._follow(thread_id), name=f"opinions-{thread_id}"
-            )
-
-    async def _follow(self, thread_id: int) -> None:
-        while thread_id in self._dirty:
-            if not await self._claim(thread_id):
-                await asyncio.sleep(self.interval)
-                continue
-            self._dirty.discard(thread_id)
-            try:
-                await self.refresh(thread_id)
-            except Exception:
-                log.exception("opinion groups of thread %s failed", thread_id)
-            if thread_id in self._dirty:
-                await asyncio.sleep(self.interval)
+            task = asyncio.create_task(self.refresh(thread_id, version), name=f"opinions-{thread_id}")
+            self._tasks[thread_id] = task
+        return task
 
     async def _claim(self, thread_id: int) -> bool:
         try:
@@ -166,18 +154,18 @@ class OpinionGroups:
         except UNREACHABLE:
             return True
 
-    async def refresh(self, thread_id: int) -> bytes | None:
+    async def refresh(self, thread_id: int, version: str) -> bytes | None:
         """Recompute one thread now, store the result for everyone and tell the screens."""
-        async with self._locks.setdefault(thread_id, asyncio.Lock()):
-            slug = await thread_slug(self.ctx, thread_id)
-            if slug is None:
-                return None
-            cache = self.ctx.live.opinions
-            try:
-                state = await cache.state(thread_id)
-            except UNREACHABLE:
-                state = None
-            loop = asyncio.get_running_loop()
+        slug = await thread_slug(self.ctx, thread_id)
+        if slug is None:
+            return None
+        cache = self.ctx.live.opinions
+        try:
+            state = await cache.state(thread_id)
+        except UNREACHABLE:
+            state = None
+        loop = asyncio.get_running_loop()
+        try:
             payload, next_state, members = await loop.run_in_executor(
                 self._executor(),
                 compute_thread,
@@ -187,24 +175,36 @@ class OpinionGroups:
                 state,
                 _now(),
             )
-            try:
-                await cache.store(thread_id, payload, next_state, members)
-            except UNREACHABLE:
-                log.warning("opinion groups of thread %s not cached: live layer unreachable", thread_id)
-            self.ctx.live.channels.send(Status("opinions", thread_id), [event_channel(slug)])
-            return payload
-
-    async def payload(self, thread_id: int) -> bytes | None:
-        """The thread's latest groups as JSON, computed now only if nobody has yet."""
+        except Exception:
+            log.exception("opinion groups of thread %s failed", thread_id)
+            return None
         try:
-            cached = await self.ctx.live.opinions.payload(thread_id)
+            await cache.store(thread_id, payload, version, next_state, members)
+        except UNREACHABLE:
+            log.warning("opinion groups of thread %s not cached: live layer unreachable", thread_id)
+        self.ctx.live.channels.send(Status("opinions", thread_id), [event_channel(slug)])
+        return payload
+
+    async def latest(self, thread: ThreadView, *, wait: bool = False) -> dict[str, Any] | None:
+        """The thread's groups as last computed; a recomputation starts in the background when its answers
+        or votes moved and none ran for an interval. Before any computation: None, or with `wait` the
+        result of one computed now (off the event loop)."""
+        version = version_of(thread)
+        try:
+            cached = await self.ctx.live.opinions.payload(thread.id)
         except UNREACHABLE:
             cached = None
-        return cached if cached is not None else await self.refresh(thread_id)
-
-    async def current(self, thread_id: int) -> dict[str, Any] | None:
-        raw = await self.payload(thread_id)
-        return None if raw is None else json.loads(raw)
+        if cached is None:
+            if wait:
+                raw = await asyncio.shield(self._schedule(thread.id, version))
+                return None if raw is None else json.loads(raw)
+            if await self._claim(thread.id):
+                self._schedule(thread.id, version)
+            return None
+        raw, computed_from = cached
+        if computed_from != version and await self._claim(thread.id):
+            self._schedule(thread.id, version)
+        return json.loads(raw)
 
     async def group_of(self, thread_id: int, participant_id: str) -> int | None:
         """The group a participant's own votes place them in, from the cache only (never computed here)."""
@@ -226,8 +226,9 @@ class Membership:
 async def membership(ctx: BoardContext, thread_id: int) -> Membership | None:
     """The groups the screens show now if any were computed, else computed here (in a thread)."""
     cache = ctx.live.opinions
-    raw = await cache.payload(thread_id)
-    members: dict[str, int] = await cache.members(thread_id) if raw is not None else {}
+    cached = await cache.payload(thread_id)
+    members: dict[str, int] = await cache.members(thread_id) if cached is not None else {}
+    raw = None if cached is None else cached[0]
     if raw is None:
         if await thread_slug(ctx, thread_id) is None:
             return None
@@ -239,7 +240,7 @@ async def membership(ctx: BoardContext, thread_id: int) -> Membership | None:
             await cache.state(thread_id),
             _now(),
         )
-        await cache.store(thread_id, computed, state, members)
+        await cache.store(thread_id, computed, "", state, members)
         raw = computed
     names = await external_ids(ctx, sorted(members))
     return Membership(json.loads(raw), {names.get(p, p): g for p, g in sorted(members.items())})

@@ -201,5 +201,4 @@ async def import_polis(
         event_id, done = await conn.run_sync(run)
         await session.commit()
     await counts.rebuild_event(ctx, event_id)
-    ctx.opinions.touch(done.thread_id)
     return done

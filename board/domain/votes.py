@@ -149,8 +149,6 @@ class VoteWriter:
             raise
         if totals:
             self._announce(accepted, by_thread, totals)
-            for thread_id in by_thread:
-                self.ctx.opinions.touch(thread_id)
         for request, change in zip(accepted, changed, strict=True):
             c = counts[request.answer_id]
             if not request.future.done():

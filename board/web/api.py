@@ -131,8 +131,9 @@ class ApiController(Controller):
         responses=NOT_FOUND,
     )
     async def opinions(self, request: Request, ctx: Ctx, opinions: Opinions, thread_id: Id) -> ThreadOpinions:
-        await results.public_thread(ctx, thread_id)
-        data = await opinions.current(thread_id)
+        thread, _ = await results.public_thread(ctx, thread_id)
+        [thread] = await counts.with_counts(ctx, [thread])
+        data = await opinions.latest(thread, wait=True)
         if data is None:
             raise NotFound("Ce fil de discussion n'existe pas.")
         return ThreadOpinions.of(data)

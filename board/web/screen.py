@@ -103,13 +103,16 @@ async def _screen(
         only=filter_,
         can_steer=accounts.allows(role, "facilitator"),
         show=show if show in SHOWS else None,
-        opinions=await _opinions(request, ctx, thread.id) if show == "opinions" else None,
+        opinions=await _opinions(request, ctx, thread) if show == "opinions" else None,
     )
     return page(request, "screen/screen.html", {"page": data}, block="board" if block == "board" else None)
 
 
-async def _opinions(request: Request, ctx: BoardContext, thread_id: int) -> OpinionMap | None:
-    return await opinion_map(ctx, await request.app.state.opinions.current(thread_id))
+async def _opinions(
+    request: Request, ctx: BoardContext, thread: ThreadView, *, wait: bool = False
+) -> OpinionMap | None:
+    """The projector never waits for a computation (it redraws when one ends); the results page does."""
+    return await opinion_map(ctx, await request.app.state.opinions.latest(thread, wait=wait))
 
 
 class ScreenController(Controller):
@@ -147,7 +150,7 @@ class ScreenController(Controller):
         event = await events.get_event(ctx, slug)
         listed = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
         every = [await results.thread_results(ctx, t, event.segments, limit=10) for t in listed]
-        maps = {t.id: await _opinions(request, ctx, t.id) for t in listed}
+        maps = {t.id: await _opinions(request, ctx, t, wait=True) for t in listed}
         return Template(
             "screen/results.html",
             context={
