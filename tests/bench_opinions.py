@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import threading
 import time
+from typing import Any
 
 import numpy as np
 
@@ -59,13 +61,48 @@ def cpu(args: argparse.Namespace) -> None:
 
 
 def votes_under_load(args: argparse.Namespace) -> None:
+    """bench_votes twice; in the second run a projector-like reader asks for the groups 4 times a second."""
     import os
+    import re
     import subprocess
+    import threading
 
-    command = [sys.executable, "-m", "tests.bench_votes", "--seconds", str(args.seconds)]
-    for label, interval in (("recomputation held off", "3600"), ("recomputed every 0.5 s", "0.5")):
-        print(f"== vote benchmark, opinion groups {label} (BOARD_OPINIONS_INTERVAL={interval})", flush=True)
-        subprocess.run(command, check=True, env={**os.environ, "BOARD_OPINIONS_INTERVAL": interval})
+    import httpx
+
+    command = [sys.executable, "-u", "-m", "tests.bench_votes", "--seconds", str(args.seconds)]
+    for watched in (False, True):
+        label = "watched: recomputed every 0.5 s" if watched else "nobody looks at the opinion groups"
+        print(f"== vote benchmark, {label}", flush=True)
+        env = {**os.environ, "BOARD_OPINIONS_INTERVAL": "0.5"}
+        bench = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        stop = threading.Event()
+        readers: list[threading.Thread] = []
+        assert bench.stdout is not None
+        for line in bench.stdout:
+            print(line, end="", flush=True)
+            found = re.match(r"server: (http://\S+)", line)
+            if found and watched:
+                reader = threading.Thread(target=_watch, args=(found.group(1), stop, httpx), daemon=True)
+                reader.start()
+                readers.append(reader)
+        stop.set()
+        for reader in readers:
+            reader.join()
+        if bench.wait() != 0:
+            sys.exit(bench.returncode)
+
+
+def _watch(url: str, stop: threading.Event, httpx: Any) -> None:
+    computed = set()
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while not stop.wait(0.25):
+            try:
+                response = client.get("/api/threads/1/opinions")
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200:
+                computed.add(response.json()["computed_at"])
+    print(f"   (the reader saw {len(computed)} distinct computations)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
