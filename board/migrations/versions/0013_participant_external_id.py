@@ -1,7 +1,7 @@
 """participant external id (the voter id of an imported Pol.is conversation)
 
 Revision ID: 0013
-Revises: 0002
+Revises: 0011
 Create Date: 2026-12-02 00:05:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0002"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
