@@ -5,7 +5,7 @@
 Each DIR is a Pol.is export folder (default: every folder under ../shared/data/polis-open, or
 $POLIS_OPEN_DATA). It prints, per conversation: participants, the number of groups Pol.is found and
 ours, the adjusted Rand index between the two over the participants both grouped, and the time our
-computation took. The data is Pol.is open data (CC BY 4.0, The Computational Democracy Project).
+computation took (CPU, one thread, as the worker process runs it). The data is Pol.is open data (CC BY 4.0, The Computational Democracy Project).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
-from board.domain.opinions import find_groups, vote_matrix
+from board.domain.opinions import find_groups, vote_matrix, warm_up
 from board.domain.polis import read_polis
 
 DEFAULT_DATA = Path(os.environ.get("POLIS_OPEN_DATA", "/work/shared/data/polis-open"))
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("folders", nargs="*", type=Path)
     args = parser.parse_args(argv)
     folders = args.folders or sorted(p for p in DEFAULT_DATA.iterdir() if (p / "votes.csv").is_file())
+    warm_up()
     print(f"{'conversation':32} {'participants':>12} {'Pol.is':>7} {'ours':>5} {'ARI':>6} {'time':>8}")
     scores = []
     for folder in folders:
