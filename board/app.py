@@ -23,6 +23,7 @@ from board.domain import similar
 from board.domain.context import BoardContext
 from board.domain.counts import heal_forever
 from board.domain.join_codes import give_missing_codes
+from board.domain.opinion_groups import OpinionGroups
 from board.domain.timers import close_timers_forever
 from board.domain.votes import VoteWriter
 from board.live import build_live
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env(demo=os.environ.get("BOARD_DEMO") == "1")
     ctx = build_context(settings)
     votes = VoteWriter(ctx)
+    opinions = OpinionGroups(ctx, settings.opinions_interval)
     env = make_environment(auto_reload=settings.debug, timezone=settings.timezone)
 
     tasks: list[asyncio.Task[None]] = []
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await votes.stop()
+        await opinions.stop()
         await ctx.db.dispose()
         await ctx.live.close()
 
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False),
             "votes": Provide(lambda: votes, use_cache=True, sync_to_thread=False),
+            "opinions": Provide(lambda: opinions, use_cache=True, sync_to_thread=False),
         },
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
         csrf_config=CSRFConfig(
@@ -147,5 +151,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.asgi_handler = HeadAsGet(app.asgi_handler)
     app.state.board = ctx
     app.state.votes = votes
+    app.state.opinions = opinions
     app.state.fragments = Fragments(env)
     return app

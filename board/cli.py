@@ -1,4 +1,4 @@
-"""board serve | seed | counters | db | export: the command line."""
+"""board serve | seed | counters | db | export | import | opinions: the command line."""
 
 from __future__ import annotations
 
@@ -143,6 +143,72 @@ async def _export(ctx: Any, slug: str, fmt: str) -> None:
         sys.stdout.write("\n")
 
 
+async def _import_polis(ctx: Any, folder: Path, slug: str, title: str | None) -> None:
+    from board.domain.errors import BoardError
+    from board.domain.polis_import import import_polis
+
+    shown = sys.stdout.isatty()
+    seen: dict[str, int] = {"rows": 0, "votes": 0}
+
+    def progress(what: str, count: int) -> None:
+        seen[what] = count
+        sys.stdout.write(f"\r{seen['rows']:>9,} rows read   {seen['votes']:>9,} votes written")
+        sys.stdout.flush()
+
+    try:
+        done = await import_polis(ctx, folder, slug, title, progress if shown else None)
+    except BoardError as exc:
+        sys.exit(f"board: {exc.message}")
+    if shown:
+        print(
+            f"\n{'imported' if done.created else 'updated'} {done.slug}: thread {done.thread_id}, "
+            f"{done.participants} participants, {done.answers} answers, {done.votes} votes written "
+            f"({done.rows} rows read)"
+        )
+
+
+async def _opinions(ctx: Any, slug: str, thread_id: int | None, fmt: str) -> None:
+    import csv
+    import json
+
+    from board.domain import events
+    from board.domain.errors import BoardError
+    from board.domain.opinion_groups import membership
+
+    try:
+        event = await events.get_event(ctx, slug)
+        if thread_id is None:
+            listed = await events.list_threads(ctx, event.id, public=False)
+            on_screen = [t for t in listed if t.id == event.screen_thread_id]
+            thread_id = (on_screen or listed)[0].id if listed else 0
+        thread = await events.get_thread(ctx, event, thread_id, public=False)
+    except BoardError as exc:
+        sys.exit(f"board: {exc.message}")
+    found = await membership(ctx, thread.id)
+    if found is None:
+        sys.exit("board: no such thread")
+    if fmt == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(["participant", "group"])
+        out.writerows(found.members.items())
+        return
+    data = {"event": event.slug, "thread": thread.id, **found.payload}
+    data["members"] = [{"participant": p, "group": g} for p, g in found.members.items()]
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    asyncio.run(
+        _with_context(_settings(demo=True), lambda ctx: _import_polis(ctx, args.dir, args.event, args.title))
+    )
+
+
+def cmd_opinions(args: argparse.Namespace) -> None:
+    asyncio.run(
+        _with_context(_settings(demo=True), lambda ctx: _opinions(ctx, args.slug, args.thread, args.format))
+    )
+
+
 def cmd_account(args: argparse.Namespace) -> None:
     if args.role and not args.event:
         sys.exit("board: --role needs --event SLUG")
@@ -279,6 +345,24 @@ def parser() -> argparse.ArgumentParser:
     exporter.add_argument("slug")
     exporter.add_argument("--format", choices=["csv", "json"], default="csv")
     exporter.set_defaults(run=cmd_export)
+
+    importer = sub.add_parser("import", help="import a conversation from elsewhere")
+    import_sub = importer.add_subparsers(dest="source", required=True)
+    polis = import_sub.add_parser(
+        "polis", help="a Pol.is export folder (comments.csv, votes.csv) as one event"
+    )
+    polis.add_argument("dir", type=Path)
+    polis.add_argument("--event", required=True, help="the event's slug (importing again updates it)")
+    polis.add_argument("--title", default=None, help="the event's title and the thread's prompt")
+    polis.set_defaults(run=cmd_import)
+
+    groups = sub.add_parser("opinions", help="a thread's current opinion groups, with who is in them")
+    groups.add_argument("slug")
+    groups.add_argument(
+        "--thread", type=int, default=None, help="default: the thread on screen, else the first"
+    )
+    groups.add_argument("--format", choices=["csv", "json"], default="csv")
+    groups.set_defaults(run=cmd_opinions)
 
     db = sub.add_parser("db", help="database")
     db_sub = db.add_subparsers(dest="action", required=True)

@@ -87,11 +87,15 @@ class Thread(SQLModel, table=True):
 
 
 class Participant(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("event_id", "external_id", name="uq_participant_event_external_id"),)
+
     id: str = Field(primary_key=True, max_length=32)
     event_id: int = Field(foreign_key="event.id", index=True)
     segment: str | None = Field(default=None, max_length=40)
     name: str | None = Field(default=None, max_length=40)
     banned: bool = Field(default=False)
+    external_id: str | None = Field(default=None, max_length=80)
+    """Who the participant was elsewhere (`polis:{voter-id}` for an imported Pol.is voter); never published."""
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -38,6 +38,17 @@ def _cap(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0.1 <= value <= 3600:
+        raise SettingsError(f"{name} must be a number of seconds between 0.1 and 3600, not {raw!r}.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///var/board.sqlite3"
@@ -61,6 +72,7 @@ class Settings:
     stream_limit_participant: int = 8
     stream_limit_address: int = 1000
     data_dir: Path = Path("var")
+    opinions_interval: float = 3.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,6 +125,7 @@ class Settings:
             ),
             stream_limit_address=_cap(env, "BOARD_STREAM_LIMIT_ADDRESS", default.stream_limit_address),
             data_dir=data_dir,
+            opinions_interval=_seconds(env, "BOARD_OPINIONS_INTERVAL", default.opinions_interval),
         )
 
     def with_(self, **changes: object) -> Settings:

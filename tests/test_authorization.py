@@ -463,3 +463,16 @@ async def test_staff_routes_outside_an_event_need_a_session_or_a_live_token(boar
         assert response.status_code == expected, f"{method} {path}: {response.status_code}"
         if expected == 303:
             assert response.headers["location"].startswith("/login")
+
+
+async def test_opinion_groups_are_public_like_the_rest_of_the_api(board: Board) -> None:
+    """The opinions API and the projector's opinion view need no account; neither sets a session."""
+    thread_id = (await board.thread_ids())[0]
+    anonymous = await board.phone(None)
+    moderator = await board.staff("moderator")
+    for phone in (anonymous, moderator):
+        api = await phone.http.get(f"/api/threads/{thread_id}/opinions")
+        assert api.status_code == 200, api.text
+        assert "set-cookie" not in api.headers
+        screen = await phone.http.get(f"/e/{SLUG}/t/{thread_id}/screen?show=opinions")
+        assert screen.status_code == 200

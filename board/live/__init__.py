@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
@@ -17,6 +17,7 @@ from board.live.breaker import Breaker
 from board.live.channels import Channels
 from board.live.counters import Counters, MemoryCounters, RedisCounters
 from board.live.limits import RateLimits, memory_limits, redis_limits
+from board.live.opinion_cache import MemoryOpinionCache, OpinionCache, RedisOpinionCache
 from board.live.pubsub import RedisPubSubBackend
 
 UNREACHABLE: tuple[type[Exception], ...] = (RedisError, OSError)
@@ -31,6 +32,7 @@ class Live:
     sessions: Store
     redis: Redis | None = None
     pubsub: RedisPubSubBackend | None = None
+    opinions: OpinionCache = field(default_factory=MemoryOpinionCache)
 
     async def close(self) -> None:
         if self.redis is not None:
@@ -70,4 +72,5 @@ def build_live(redis_url: str | None, prefix: str, rules: dict[str, str]) -> Liv
         RedisStore(redis, namespace=f"{prefix}sessions"),
         redis,
         pubsub,
+        RedisOpinionCache(redis, prefix),
     )

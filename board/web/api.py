@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 
 from board.domain import counts, events, results
+from board.domain.errors import NotFound
 from board.domain.results import AnswerResult
 from board.models import EventStatus
-from board.web.deps import Ctx, Id
+from board.web.deps import Ctx, Id, Opinions
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,46 @@ class ApiError:
 
 
 NOT_FOUND = {404: ResponseSpec(data_container=ApiError, description="Unknown event or thread")}
+
+
+@dataclass(frozen=True)
+class OpinionGroup:
+    id: int
+    size: int
+
+
+@dataclass(frozen=True)
+class AnswerOpinion:
+    id: int
+    consensus: float
+    """Group-informed consensus: the product of every group's approval, high only when all approve."""
+    approval: dict[str, float | None]
+    """Group id → share of the group's votes that agree (Laplace-corrected); null before the group voted."""
+    representative_of: int | None
+    """The group this answer sets apart: agreed within it markedly more than by the rest of the room."""
+    bridge: bool
+    """« Passerelle » by opinion groups: at least 60 % approval in every group (at least two groups)."""
+
+
+@dataclass(frozen=True)
+class ThreadOpinions:
+    computed_at: str
+    participants: int
+    groups: list[OpinionGroup]
+    """Groups of at least five people; members of smaller groups are on the map without a group."""
+    answers: list[AnswerOpinion]
+    map: list[list[float | int | None]]
+    """[x, y, group id or null] per participant who voted, in no particular person's order."""
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> ThreadOpinions:
+        return cls(
+            computed_at=data["computed_at"],
+            participants=data["participants"],
+            groups=[OpinionGroup(**g) for g in data["groups"]],
+            answers=[AnswerOpinion(**a) for a in data["answers"]],
+            map=data["map"],
+        )
 
 
 @dataclass(frozen=True)
@@ -86,3 +128,22 @@ class ApiController(Controller):
         thread, segments = await results.public_thread(ctx, thread_id)
         order: results.Sort = "new" if sort == "new" else "top"
         return await results.answer_results(ctx, thread, segments, sort=order, limit=max(1, min(limit, 500)))
+
+    @get(
+        "/threads/{thread_id:int}/opinions",
+        name="api_opinions",
+        summary="A thread's opinion groups, found from the votes alone",
+        description=(
+            "Participants with similar votes form opinion groups (PCA of the vote matrix, k-means, 2 to 5 "
+            "groups chosen by silhouette, as Pol.is does). Recomputed at most every few seconds while votes "
+            "arrive; `computed_at` says when. No participant id; groups under five people are not published."
+        ),
+        responses=NOT_FOUND,
+    )
+    async def opinions(self, request: Request, ctx: Ctx, opinions: Opinions, thread_id: Id) -> ThreadOpinions:
+        thread, _ = await results.public_thread(ctx, thread_id)
+        [thread] = await counts.with_counts(ctx, [thread])
+        data = await opinions.latest(thread, wait=True)
+        if data is None:
+            raise NotFound("Ce fil de discussion n'existe pas.")
+        return ThreadOpinions.of(data)

@@ -13,6 +13,7 @@ from litestar.params import PathParameter
 from board.domain import participants
 from board.domain.context import BoardContext
 from board.domain.errors import Invalid
+from board.domain.opinion_groups import OpinionGroups
 from board.domain.views import EventView, ParticipantView
 from board.domain.votes import VoteWriter
 from board.web.identity import client_address, participant_cookie, read_participant
@@ -21,6 +22,9 @@ Ctx = NamedDependency[BoardContext]
 """The board context, provided by the app to any handler that names a `ctx` parameter."""
 Votes = NamedDependency[VoteWriter]
 """The process's vote writer, provided to any handler that names a `votes` parameter."""
+
+Opinions = NamedDependency[OpinionGroups]
+"""The process's opinion groups (cache reads, recomputation off the event loop), for an `opinions` parameter."""
 
 MAX_ID = 2_147_483_647
 Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]

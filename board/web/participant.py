@@ -13,10 +13,12 @@ from board.domain import answers, counts, events, join_codes, moderation, simila
 from board.domain.answers import Sort
 from board.domain.context import BoardContext
 from board.domain.errors import Invalid, NotFound
+from board.domain.opinion_groups import OpinionGroups
+from board.domain.opinion_views import group_name
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.domain.votes import VoteWriter, parse_value
 from board.web.connections import OWN_CONNECTIONS
-from board.web.deps import Ctx, Id, read_form, visitor
+from board.web.deps import Ctx, Id, Opinions, read_form, visitor
 from board.web.i18n import gettext, translate_template
 from board.web.identity import read_participant
 from board.web.render import ElementIds, Fragments, is_htmx, page
@@ -43,6 +45,8 @@ class ThreadPage:
     error: str | None = None
     client_key: str = ""
     set_aside: tuple[tuple[str, int], ...] = ()
+    my_group: str | None = None
+    """The opinion group this participant's own votes place them in (their own only)."""
 
     @property
     def set_aside_total(self) -> int:
@@ -57,6 +61,11 @@ def _with_cookies(response: Response[Any], cookies: list[Any]) -> Response[Any]:
     for cookie in cookies:
         response.set_cookie(cookie)
     return response
+
+
+async def _my_group(opinions: OpinionGroups, thread_id: int, participant_id: str) -> str | None:
+    group = await opinions.group_of(thread_id, participant_id)
+    return None if group is None else group_name(group)
 
 
 def _fresh_key() -> str:
@@ -145,6 +154,7 @@ class ParticipantController(Controller):
         self,
         request: Request,
         ctx: Ctx,
+        opinions: Opinions,
         slug: FromPath[str],
         thread_id: Id,
         sort: FromQuery[str] = "top",
@@ -166,6 +176,7 @@ class ParticipantController(Controller):
             draft=draft,
             client_key=_fresh_key(),
             set_aside=tuple(await moderation.set_aside(ctx, thread.id)),
+            my_group=await _my_group(opinions, thread.id, participant.id),
         )
         return _with_cookies(
             page(request, "participant/thread.html", {"page": data}, block="answers"), cookies

@@ -18,6 +18,7 @@ from litestar.response import Response, Template
 
 from board.domain import accounts, counts, events, projector, results
 from board.domain.context import BoardContext
+from board.domain.opinion_views import OpinionMap, opinion_map
 from board.domain.projector import ScreenState
 from board.domain.results import ThreadResults
 from board.domain.views import EventView, ThreadView
@@ -40,6 +41,7 @@ class ScreenPage:
     can_steer: bool
     results: ThreadResults | None = None
     words: list[Word] = field(default_factory=list)
+    opinions: OpinionMap | None = None
 
     @property
     def event(self) -> EventView:
@@ -98,23 +100,28 @@ def join_url(base: str, slug: str) -> str:
     return f"{base}/e/{slug}"
 
 
-async def _with_results(ctx: BoardContext, data: ScreenPage) -> ScreenPage:
+async def _with_results(request: Request, ctx: BoardContext, data: ScreenPage) -> ScreenPage:
     return replace(data, results=await projector.screen_results(ctx, data.state, data.only))
 
 
-async def _with_words(ctx: BoardContext, data: ScreenPage) -> ScreenPage:
+async def _with_words(request: Request, ctx: BoardContext, data: ScreenPage) -> ScreenPage:
     return replace(data, words=await projector.screen_words(ctx, data.state))
 
 
-async def _as_is(ctx: BoardContext, data: ScreenPage) -> ScreenPage:
+async def _as_is(request: Request, ctx: BoardContext, data: ScreenPage) -> ScreenPage:
     return data
+
+
+async def _with_opinions(request: Request, ctx: BoardContext, data: ScreenPage) -> ScreenPage:
+    """The projector never waits for a computation: it redraws when one ends."""
+    return replace(data, opinions=await _opinions(request, ctx, data.thread))
 
 
 @dataclass(frozen=True)
 class Show:
     """One way to fill the screen: what it reads, and the live messages that make it redraw."""
 
-    read: Callable[[BoardContext, ScreenPage], Awaitable[ScreenPage]]
+    read: Callable[[Request, BoardContext, ScreenPage], Awaitable[ScreenPage]]
     redraw_on: str
 
 
@@ -122,6 +129,7 @@ SHOWS: dict[str, Show] = {
     "board": Show(_with_results, "sse:counts, sse:status, sse:answer"),
     "join": Show(_as_is, "sse:status"),
     "words": Show(_with_words, "sse:counts, sse:status, sse:answer"),
+    "opinions": Show(_with_opinions, "sse:opinions, sse:status"),
 }
 """`?show=NAME`; each is drawn by templates/screen/show_NAME.html. Anything else shows the board."""
 
@@ -156,9 +164,16 @@ async def _screen(
         only=only if only in results.SHOW_FILTERS else None,
         can_steer=accounts.allows(role, "facilitator"),
     )
-    data = await SHOWS[name].read(ctx, data)
+    data = await SHOWS[name].read(request, ctx, data)
     context = {"page": data, "redraw_on": SHOWS[name].redraw_on}
     return page(request, "screen/screen.html", context, block=block if block in BLOCKS else None)
+
+
+async def _opinions(
+    request: Request, ctx: BoardContext, thread: ThreadView, *, wait: bool = False
+) -> OpinionMap | None:
+    """The projector never waits for a computation (it redraws when one ends); the results page does."""
+    return await opinion_map(ctx, await request.app.state.opinions.latest(thread, wait=wait))
 
 
 class ScreenController(Controller):
@@ -196,11 +211,13 @@ class ScreenController(Controller):
         event = await events.get_event(ctx, slug)
         listed = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
         every = [await results.thread_results(ctx, t, event.segments, limit=10) for t in listed]
+        maps = {t.id: await _opinions(request, ctx, t, wait=True) for t in listed}
         return Template(
             "screen/results.html",
             context={
                 "event": event,
                 "threads": every,
+                "opinions": maps,
                 "participants": await counts.participants(ctx, event.id),
             },
         )

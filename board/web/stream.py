@@ -76,7 +76,10 @@ async def _event_events(
             )
         async for message in stream:
             if isinstance(message, Status):
-                yield ServerSentEventMessage(event="status", data=status_data(message))
+                if message.status == "opinions":
+                    yield ServerSentEventMessage(event="opinions", data=message.status)
+                else:
+                    yield ServerSentEventMessage(event="status", data=status_data(message))
             elif isinstance(message, Counts | NewAnswer):
                 totals_only = (
                     Counts(

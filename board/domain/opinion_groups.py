@@ -1,0 +1,246 @@
+"""Opinion groups of live threads: recomputed off the event loop, at most once per interval, cached and shared.
+
+The vote path is left alone. A thread is recomputed when someone looks at its groups (the projector's
+opinion view, the API, the results page) and its published answers or votes have moved since the
+last computation (the live counters tell it), at most once per interval across all workers (a claim
+in the live layer). The work runs in a separate process that reads the votes itself and has
+scikit-learn loaded, never in the web process; the result goes to the shared cache, where every
+screen, API call and worker reads it, and screens hear `opinions` on the event's stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam
+from sqlmodel import col, select
+
+from board.db import Database
+from board.domain import opinions
+from board.domain.context import BoardContext
+from board.domain.views import ThreadView
+from board.live import UNREACHABLE
+from board.live.channels import event_channel
+from board.live.messages import Status
+from board.models import Answer, AnswerStatus, Event, Participant, Thread, Vote
+
+log = logging.getLogger(__name__)
+
+_ANSWERS = (
+    select(Answer.id)
+    .where(
+        col(Answer.thread_id) == bindparam("thread"),
+        col(Answer.status) == AnswerStatus.PUBLISHED,
+        col(Answer.merged_into).is_(None),
+    )
+    .order_by(col(Answer.id))
+)
+_VOTES = (
+    select(Vote.participant_id, Vote.answer_id, Vote.value)
+    .join(Answer, col(Answer.id) == col(Vote.answer_id))
+    .where(
+        col(Answer.thread_id) == bindparam("thread"),
+        col(Answer.status) == AnswerStatus.PUBLISHED,
+        col(Answer.merged_into).is_(None),
+    )
+)
+_SLUG = (
+    select(Event.slug)
+    .join(Thread, col(Thread.event_id) == col(Event.id))
+    .where(Thread.id == bindparam("thread"))
+)
+_EXTERNAL = select(Participant.id, Participant.external_id).where(
+    and_(col(Participant.id).in_(bindparam("ids", expanding=True)), col(Participant.external_id).is_not(None))
+)
+
+
+async def thread_slug(ctx: BoardContext, thread_id: int) -> str | None:
+    """The slug of the thread's event, None for an unknown thread."""
+    async with ctx.db.connect() as conn:
+        slug: str | None = (await conn.execute(_SLUG, {"thread": thread_id})).scalar()
+    return slug
+
+
+_worker_db: dict[tuple[str, str | None], Database] = {}
+
+
+async def _read_votes(db: Database, thread_id: int) -> tuple[list[int], list[tuple[str, int, int]]]:
+    try:
+        async with db.connect() as conn:
+            answers = list((await conn.execute(_ANSWERS, {"thread": thread_id})).scalars())
+            votes = [(p, a, v) for p, a, v in await conn.execute(_VOTES, {"thread": thread_id})]
+    finally:
+        await db.engine.dispose()
+    return answers, votes
+
+
+def compute_thread(
+    database_url: str, schema: str | None, thread_id: int, state: bytes | None, computed_at: str
+) -> tuple[bytes, bytes, dict[str, int]]:
+    """Read a thread's votes and compute its groups, in the worker process: the votes never enter the web
+    process, so a big thread costs the event loop nothing. (payload JSON, next state, members)."""
+    key = (database_url, schema)
+    if key not in _worker_db:
+        _worker_db[key] = Database(database_url, schema=schema)
+    answers, votes = asyncio.run(_read_votes(_worker_db[key], thread_id))
+    return opinions.compute(votes, answers, state, computed_at)
+
+
+async def external_ids(ctx: BoardContext, participant_ids: list[str]) -> dict[str, str]:
+    """Participant → external id, for those imported from elsewhere."""
+    found: dict[str, str] = {}
+    async with ctx.db.connect() as conn:
+        for start in range(0, len(participant_ids), 500):
+            chunk = participant_ids[start : start + 500]
+            found.update({p: e for p, e in await conn.execute(_EXTERNAL, {"ids": chunk})})
+    return found
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _worker_pool() -> Executor:
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=opinions.warm_up
+    )
+
+
+def version_of(thread: ThreadView) -> str:
+    """What the groups were computed from, as cheaply as the live counters tell it."""
+    return f"{thread.counts.answers}:{thread.counts.votes}"
+
+
+class OpinionGroups:
+    """One per process: reads the shared cache and, for threads someone is looking at, recomputes them."""
+
+    def __init__(self, ctx: BoardContext, interval: float) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self._pool: Executor | None = None
+        self._tasks: dict[int, asyncio.Task[bytes | None]] = {}
+
+    async def stop(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            self._pool = _worker_pool()
+        return self._pool
+
+    def _schedule(self, thread_id: int, version: str) -> asyncio.Task[bytes | None]:
+        """One recomputation of a thread at a time in this process; a second asker shares the first's."""
+        task = self._tasks.get(thread_id)
+        if task is None or task.done():
+            task = asyncio.create_task(self.refresh(thread_id, version), name=f"opinions-{thread_id}")
+            self._tasks[thread_id] = task
+        return task
+
+    async def _claim(self, thread_id: int) -> bool:
+        try:
+            return await self.ctx.live.opinions.claim(thread_id, self.interval)
+        except UNREACHABLE:
+            return True
+
+    async def refresh(self, thread_id: int, version: str) -> bytes | None:
+        """Recompute one thread now, store the result for everyone and tell the screens."""
+        slug = await thread_slug(self.ctx, thread_id)
+        if slug is None:
+            return None
+        cache = self.ctx.live.opinions
+        try:
+            state = await cache.state(thread_id)
+        except UNREACHABLE:
+            state = None
+        loop = asyncio.get_running_loop()
+        try:
+            payload, next_state, members = await loop.run_in_executor(
+                self._executor(),
+                compute_thread,
+                self.ctx.db.url,
+                self.ctx.settings.database_schema,
+                thread_id,
+                state,
+                _now(),
+            )
+        except Exception:
+            log.exception("opinion groups of thread %s failed", thread_id)
+            return None
+        try:
+            await cache.store(thread_id, payload, version, next_state, members)
+        except UNREACHABLE:
+            log.warning("opinion groups of thread %s not cached: live layer unreachable", thread_id)
+        self.ctx.live.channels.send(Status("opinions", thread_id), [event_channel(slug)])
+        return payload
+
+    async def latest(self, thread: ThreadView, *, wait: bool = False) -> dict[str, Any] | None:
+        """The thread's groups as last computed; a recomputation starts in the background when its answers
+        or votes moved and none ran for an interval. Before any computation: None, or with `wait` the
+        result of one computed now (off the event loop)."""
+        version = version_of(thread)
+        try:
+            cached = await self.ctx.live.opinions.payload(thread.id)
+        except UNREACHABLE:
+            cached = None
+        if cached is None:
+            if wait:
+                raw = await asyncio.shield(self._schedule(thread.id, version))
+                return None if raw is None else json.loads(raw)
+            if await self._claim(thread.id):
+                self._schedule(thread.id, version)
+            return None
+        raw, computed_from = cached
+        if computed_from != version and await self._claim(thread.id):
+            self._schedule(thread.id, version)
+        return json.loads(raw)
+
+    async def group_of(self, thread_id: int, participant_id: str) -> int | None:
+        """The group a participant's own votes place them in, from the cache only (never computed here)."""
+        try:
+            return await self.ctx.live.opinions.member(thread_id, participant_id)
+        except UNREACHABLE:
+            return None
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A thread's current groups with who is in them: for the organiser's command line, never published."""
+
+    payload: dict[str, Any]
+    members: dict[str, str | int]
+    """Participant (external id when imported, else the internal key) → group."""
+
+
+async def membership(ctx: BoardContext, thread_id: int) -> Membership | None:
+    """The groups the screens show now if any were computed, else computed here (in a thread)."""
+    cache = ctx.live.opinions
+    cached = await cache.payload(thread_id)
+    members: dict[str, int] = await cache.members(thread_id) if cached is not None else {}
+    raw = None if cached is None else cached[0]
+    if raw is None:
+        if await thread_slug(ctx, thread_id) is None:
+            return None
+        computed, state, members = await asyncio.to_thread(
+            compute_thread,
+            ctx.db.url,
+            ctx.settings.database_schema,
+            thread_id,
+            await cache.state(thread_id),
+            _now(),
+        )
+        await cache.store(thread_id, computed, "", state, members)
+        raw = computed
+    names = await external_ids(ctx, sorted(members))
+    return Membership(json.loads(raw), {names.get(p, p): g for p, g in sorted(members.items())})
