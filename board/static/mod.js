@@ -47,9 +47,10 @@
   // A new answer arrives as one card in #mod-incoming (its counters are swapped out of band): it joins the
   // list that shows its thread and state on this page, if any, and only where it would be listed.
   function place(card) {
-    if (document.getElementById(card.id)) return;
+    var root = board();
+    if (!root || root.querySelector("#" + card.id)) return;
     var thread = card.getAttribute("data-thread"), status = card.getAttribute("data-status");
-    var lists = document.querySelectorAll('[data-live="' + thread + ":" + status + '"]' + (status === "pending" ? ', [data-live="queue"]' : ""));
+    var lists = root.querySelectorAll('[data-live="' + thread + ":" + status + '"]' + (status === "pending" ? ', [data-live="queue"]' : ""));
     if (!lists.length) return;
     var list = lists[0];
     if (list.getAttribute("data-live") !== "queue") {
@@ -69,8 +70,8 @@
       if (shown.length + 1 > max) shown[shown.length - 1].remove();
     }
   }
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var target = event.detail.target;
+  document.addEventListener("htmx:sseMessage", function (event) {
+    var target = event.target;
     if (!target || target.id !== "mod-incoming") return;
     var card = target.querySelector(".mod-card");
     if (card) place(card);

@@ -386,7 +386,7 @@ async def _mod_events(
             if isinstance(message, Counts):
                 yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
             elif isinstance(message, NewAnswer):
-                html = await _incoming(ctx, fragments, event, message.id, can_moderate)
+                html = await _incoming(ctx, fragments, event, message, can_moderate)
                 if html:
                     yield ServerSentEventMessage(event="answer", data=html)
             elif isinstance(message, Status):
@@ -396,10 +396,10 @@ async def _mod_events(
 
 
 async def _incoming(
-    ctx: BoardContext, fragments: Fragments, event: EventView, answer_id: int, can_moderate: bool
+    ctx: BoardContext, fragments: Fragments, event: EventView, message: NewAnswer, can_moderate: bool
 ) -> str:
     """One card and the counters it moves, read for this moderator (their role decides the actions)."""
-    answer = await console.one_answer(ctx, event, answer_id)
+    answer = await console.one_answer(ctx, event, message.id)
     if answer is None:
         return ""
     tabs = await console.tab_counts(ctx, [answer.thread_id])
@@ -413,4 +413,5 @@ async def _incoming(
         thread.prompt,
         tabs[answer.thread_id],
         await console.pending_total(ctx, event),
+        message.totals,
     )
