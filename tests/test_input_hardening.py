@@ -141,7 +141,7 @@ def test_the_demo_database_is_readable_by_its_owner_only(tmp_path: Path) -> None
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/e/{SLUG}", timeout=1).status_code == 200:
