@@ -82,10 +82,6 @@ class ElementIds:
         return f"e{event_id}-participants"
 
     @staticmethod
-    def timer(thread_id: int) -> str:
-        return f"timer-{thread_id}"
-
-    @staticmethod
     def prompt(thread_id: int) -> str:
         return f"prompt-{thread_id}"
 
