@@ -9,7 +9,6 @@ shares it: however many screens show a thread, a worker computes its board at mo
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -48,8 +47,9 @@ class SharedReads:
             slot = self._slots[key] = _Slot()
         if slot.pending is None:
             delay = max(0.0, slot.last_start + self.interval - loop.time())
-            # In a context of its own: the work is every caller's, not the first caller's request's.
-            slot.pending = loop.create_task(self._run(slot, delay, compute), context=contextvars.Context())
+            # On the first caller's request connection (borrowed, see db.py): should that request end
+            # first, the connection is returned between two blocks and the rest of the read takes its own.
+            slot.pending = loop.create_task(self._run(slot, delay, compute))
             slot.pending.add_done_callback(_retrieve)
         result: T = await asyncio.shield(slot.pending)
         return result

@@ -38,7 +38,7 @@
     });
     board.querySelectorAll(".counters b[id], .bar-row b").forEach(function (b) {
       var row = b.closest(".bar-row");
-      numbers[(row ? row.id + "." : "") + (b.id || b.className)] = b.textContent;
+      numbers[(row ? row.id + "." : "") + (b.id || b.classList[0])] = b.textContent;
     });
     return { rows: rows, numbers: numbers };
   }
@@ -46,7 +46,7 @@
   function animate(board, before) {
     board.querySelectorAll(".counters b[id], .bar-row b").forEach(function (b) {
       var row = b.closest(".bar-row");
-      var key = (row ? row.id + "." : "") + (b.id || b.className);
+      var key = (row ? row.id + "." : "") + (b.id || b.classList[0]);
       if (key in before.numbers && before.numbers[key] !== b.textContent) b.classList.add("moved");
     });
     board.querySelectorAll(".bar-row:not([hidden])").forEach(function (row) {
@@ -64,14 +64,14 @@
     });
   }
 
-  // The old rows lose their ids before the swap, so that htmx does not carry their attributes over to
-  // the new rows while it settles; the new board is fitted and animated before it is first painted.
+  // The old board's elements lose their ids before the swap, so that htmx does not carry their attributes
+  // over to the new ones while it settles (it would undo the flashes and slides); the new board is fitted and animated before it is first painted.
   var before = null;
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
     if (!target || target.id !== "board") return;
     before = snapshot(target);
-    target.querySelectorAll(".bar-row[id]").forEach(function (row) { row.removeAttribute("id"); });
+    target.querySelectorAll("[id]").forEach(function (el) { el.removeAttribute("id"); });
   });
   // htmx queues a trigger that comes while the board is being fetched, then drops it with the old board:
   // it is noted here and fired again on the new board, so no change is missed.
