@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
 from board.domain import events, privacy, record
@@ -53,7 +53,9 @@ class MeController(Controller):
         )
 
     @get("/e/{slug:str}/me", name="me")
-    async def me(self, request: Request, ctx: Ctx, slug: FromPath[str], erased: bool = False) -> Template:
+    async def me(
+        self, request: Request, ctx: Ctx, slug: FromPath[str], erased: FromQuery[bool] = False
+    ) -> Template:
         event = await events.get_event(ctx, slug)
         data = await privacy.my_data(ctx, event, _participant_id(ctx, request, event))
         notice = await privacy.notice(ctx, event)
