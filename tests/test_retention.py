@@ -61,7 +61,9 @@ async def a_debate(board: Board) -> tuple[int, list[int]]:
         await phone.submit(f"/e/{SLUG}/profile", {"segment": SEGMENTS[n % 3], "name": f"Personne {n}"})
         people.append(phone)
     ids = []
-    for n, body in enumerate(("Expérimenter d'abord", "Former les agents", "Ouvrir les données", "Hors sujet")):
+    for n, body in enumerate(
+        ("Expérimenter d'abord", "Former les agents", "Ouvrir les données", "Hors sujet")
+    ):
         response = await people[n].submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": body}, htmx=True)
         found = re.search(r'id="a(\d+)"', response.text)
         assert found, response.text
@@ -107,7 +109,7 @@ async def links_to_people(board: Board) -> dict[str, int]:
 async def test_retention_keeps_texts_counts_and_the_record_while_nothing_links_to_a_person(
     board: Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    thread_id, ids = await a_debate(board)
+    thread_id, _ = await a_debate(board)
     moderator = await board.staff("moderator")
     await moderator.open(f"/mod/{SLUG}")
     async with board.ctx.db.connect() as conn:
