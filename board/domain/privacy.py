@@ -172,6 +172,9 @@ def lock_answers_of_threads(conn: Connection, thread_ids: list[int]) -> None:
 @dataclass(frozen=True)
 class Erased:
     threads: dict[int, ThreadCounts]
+    answers: dict[int, dict[int, tuple[int, int]]]
+    """Per thread, the new (agree, disagree) of each answer the person had voted on."""
+    removed_answers: bool
     people: int
 
 
@@ -187,12 +190,14 @@ def _erase(conn: Connection, event_id: int, participant_id: str, with_answers: b
             select(col(Answer.id), col(Answer.thread_id)).where(col(Answer.participant_id) == participant_id)
         )
     ]
-    voted = conn.execute(
-        select(col(Answer.thread_id))
-        .join(Vote, col(Vote.answer_id) == col(Answer.id))
-        .where(col(Vote.participant_id) == participant_id)
-    ).scalars()
-    threads = sorted({t for _, t in mine} | set(voted))
+    voted = list(
+        conn.execute(
+            select(col(Answer.id), col(Answer.thread_id))
+            .join(Vote, col(Vote.answer_id) == col(Answer.id))
+            .where(col(Vote.participant_id) == participant_id)
+        )
+    )
+    threads = sorted({t for _, t in mine} | {t for _, t in voted})
     lock_answers_of_threads(conn, threads)
     conn.execute(delete(Vote).where(col(Vote.participant_id) == participant_id))
     answer_ids = [a for a, _ in mine]
@@ -221,8 +226,17 @@ def _erase(conn: Connection, event_id: int, participant_id: str, with_answers: b
         )
     )
     totals = recount_and_store(conn, threads) if threads else {}
+    moved: dict[int, dict[int, tuple[int, int]]] = {}
+    if voted:
+        for answer_id, thread_id, agree, disagree in conn.execute(
+            select(col(Answer.id), col(Answer.thread_id), col(Answer.agree), col(Answer.disagree)).where(
+                col(Answer.id).in_([a for a, _ in voted])
+            )
+        ):
+            if answer_id is not None:
+                moved.setdefault(thread_id, {})[answer_id] = (agree, disagree)
     lock_event(conn, event_id)
-    return Erased(totals, count_event_participants(conn, event_id))
+    return Erased(totals, moved, with_answers and bool(mine), count_event_participants(conn, event_id))
 
 
 async def erase(ctx: BoardContext, event: EventView, participant_id: str, *, with_answers: bool) -> bool:
@@ -235,10 +249,10 @@ async def erase(ctx: BoardContext, event: EventView, participant_id: str, *, wit
     if done is None:
         return False
     for thread_id, counts in done.threads.items():
-        ctx.live.channels.send(
-            Status("answers", thread_id, counts),
-            [thread_channel(thread_id), event_channel(event.slug), mod_channel(event.slug)],
-        )
+        channels = [thread_channel(thread_id), event_channel(event.slug)]
+        ctx.live.channels.send(Counts(thread_id, counts, done.answers.get(thread_id, {})), channels)
+        if done.removed_answers:
+            ctx.live.channels.send(Status("answers", thread_id, counts), [*channels, mod_channel(event.slug)])
     ctx.live.channels.send(
         Counts(None, participants=done.people, event_id=event.id), [event_channel(event.slug)]
     )
