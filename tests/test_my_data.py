@@ -165,3 +165,25 @@ async def test_erasing_needs_the_form_token_and_erases_only_the_sender(board: Bo
     stranger = await board.phone(f"/e/{SLUG}")
     assert (await stranger.submit(f"/e/{SLUG}/me/erase", {"answers": "1"})).status_code == 303
     assert "Je reste" in (await me.open(f"/e/{SLUG}/me")).text
+
+
+async def test_fifty_erasures_at_once_erase_once(board: Board) -> None:
+    """The same confirmation sent fifty times at once: one erasure, counts exact, one audit entry."""
+    import asyncio
+
+    thread_id = (await board.thread_ids())[0]
+    other = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    theirs = await post(other, thread_id, "Une réponse à garder")
+    me = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    await post(me, thread_id, "Une réponse à délier")
+    await vote(me, theirs, 1)
+    await vote(other, theirs, 1)
+    await me.open(f"/e/{SLUG}/me/erase")
+    responses = await asyncio.gather(*(me.submit(f"/e/{SLUG}/me/erase", {}) for _ in range(50)))
+    assert {r.status_code for r in responses} == {303}
+    assert (await counts(other, thread_id))[theirs] == (1, 0)
+    async with board.ctx.db.session() as session:
+        audit = (await session.exec(select(AuditEntry).where(AuditEntry.action == "erase"))).all()
+    assert len(audit) == 1
+    assert (await other.http.get(f"/api/events/{SLUG}")).json()["participants"] == 1
+    assert (await me.http.get("/e/nope/record.json")).status_code == 404

@@ -180,7 +180,9 @@ class Erased:
 
 def _erase(conn: Connection, event_id: int, participant_id: str, with_answers: bool) -> Erased | None:
     owner = conn.execute(
-        select(col(Participant.event_id)).where(col(Participant.id) == participant_id)
+        select(col(Participant.event_id))
+        .where(col(Participant.id) == participant_id)
+        .with_for_update(key_share=True)
     ).scalar()
     if owner != event_id or participant_id == unlinked_id(event_id):
         return None
@@ -199,19 +201,28 @@ def _erase(conn: Connection, event_id: int, participant_id: str, with_answers: b
     )
     threads = sorted({t for _, t in mine} | {t for _, t in voted})
     lock_answers_of_threads(conn, threads)
-    conn.execute(delete(Vote).where(col(Vote.participant_id) == participant_id))
+    removed = list(
+        conn.execute(
+            delete(Vote).where(col(Vote.participant_id) == participant_id).returning(col(Vote.answer_id))
+        ).scalars()
+    )
+    late = set(removed) - {a for a, _ in voted}
+    if late:
+        voted += list(
+            conn.execute(select(col(Answer.id), col(Answer.thread_id)).where(col(Answer.id).in_(late)))
+        )
+        threads = sorted(set(threads) | {t for _, t in voted})
     answer_ids = [a for a, _ in mine]
     if with_answers and answer_ids:
         conn.execute(delete(Vote).where(col(Vote.answer_id).in_(answer_ids)))
         conn.execute(update(Answer).where(col(Answer.merged_into).in_(answer_ids)).values(merged_into=None))
         conn.execute(delete(RetainedTally).where(col(RetainedTally.answer_id).in_(answer_ids)))
         conn.execute(delete(Answer).where(col(Answer.id).in_(answer_ids)))
-    elif answer_ids:
-        conn.execute(
-            update(Answer)
-            .where(col(Answer.participant_id) == participant_id)
-            .values(participant_id=unlinked(conn, event_id))
-        )
+    conn.execute(
+        update(Answer)
+        .where(col(Answer.participant_id) == participant_id)
+        .values(participant_id=unlinked(conn, event_id))
+    )
     conn.execute(delete(Participant).where(col(Participant.id) == participant_id))
     forget(conn, event_id, [participant_id])
     conn.execute(

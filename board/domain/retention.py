@@ -58,13 +58,13 @@ def is_due(status: str, closed_at: datetime | None, retention_days: int, now: da
 
 def _unlink(conn: Connection, event_id: int) -> int | None:
     """Store the aggregates, then unlink every answer and vote of the event; its participants, or
-    None if it was done already."""
-    lock_event(conn, event_id)
-    if conn.execute(select(col(Retention.event_id)).where(col(Retention.event_id) == event_id)).first():
-        return None
+    None if it was done already. Locks are taken as the vote writer takes them: answers, then the event."""
     found = conn.execute(select(col(Thread.id)).where(col(Thread.event_id) == event_id)).scalars()
     threads = [t for t in found if t is not None]
     lock_answers_of_threads(conn, threads)
+    lock_event(conn, event_id)
+    if conn.execute(select(col(Retention.event_id)).where(col(Retention.event_id) == event_id)).first():
+        return None
     answer_ids = [
         a
         for a in conn.execute(
