@@ -149,7 +149,7 @@ async def test_an_event_within_its_period_or_still_open_keeps_everything(
     assert (await retention_apply(board, monkeypatch, "--event", "nope"))[0] == 1
 
 
-async def test_zero_days_applies_as_soon_as_the_event_is_closed_and_old_cookies_start_afresh(
+async def test_zero_days_applies_as_soon_as_the_event_is_closed_and_old_cookies_never_come_back(
     board: Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     thread_id = (await board.thread_ids())[0]
@@ -160,6 +160,11 @@ async def test_zero_days_applies_as_soon_as_the_event_is_closed_and_old_cookies_
     code, said = await retention_apply(board, monkeypatch, "--event", SLUG)
     assert code == 0 and "1 participant(s) unlinked" in said, said
     assert "Rien n'est enregistré" in (await me.open(f"/e/{SLUG}/me")).text
+    async with board.ctx.db.writing() as session:
+        event = (await session.exec(select(Event).where(Event.slug == SLUG))).one()
+        event.status = "open"
+        session.add(event)
+        await session.commit()
     me.http.cookies.set(f"bp_{SLUG}", stale or "", path=f"/e/{SLUG}")
     again = await me.submit(f"/e/{SLUG}/profile", {"segment": "citoyen", "name": "Ana"})
     assert again.status_code == 303
