@@ -413,6 +413,7 @@ async def test_the_participant_count_stays_exact_when_two_workers_welcome_newcom
 ) -> None:
     async for first, second in _two_workers(tmp_path, database):
         event = await events.get_event(first.ctx, SLUG)
+
         async def newcomer(board: Board) -> None:
             phone = await board.phone()
             response = await phone.submit(f"/e/{SLUG}/profile", {"segment": "citoyen", "name": ""})
