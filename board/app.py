@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from board.db import Database
-from board.domain import similar
+from board.domain import retention, similar
 from board.domain.context import BoardContext
 from board.domain.counts import heal_forever
 from board.domain.join_codes import give_missing_codes
@@ -38,6 +38,7 @@ from board.web.health import healthz, readyz
 from board.web.i18n import LanguageMiddleware
 from board.web.invitations import InviteController, StaffController
 from board.web.language import switch_language
+from board.web.me import MeController
 from board.web.moderation import ModerationController
 from board.web.participant import ParticipantController
 from board.web.passwords import PasswordController
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         tasks.append(asyncio.create_task(heal_forever(ctx), name="counter-healing"))
         tasks.append(asyncio.create_task(close_timers_forever(ctx), name="thread-timers"))
         tasks.append(asyncio.create_task(asyncio.to_thread(similar.warm), name="similar-warm-up"))
+        tasks.append(asyncio.create_task(retention.daily(ctx), name="retention"))
         gc.collect()
         gc.freeze()
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             ParticipantController,
+            MeController,
             StreamController,
             ScreenController,
             AccountsController,

@@ -1,4 +1,4 @@
-"""board serve | seed | counters | db | export | import | opinions: the command line."""
+"""board serve | seed | counters | db | export | import | opinions | retention | record: the command line."""
 
 from __future__ import annotations
 
@@ -283,6 +283,43 @@ def cmd_counters(args: argparse.Namespace) -> None:
     asyncio.run(_with_context(_settings(demo=True), lambda ctx: _rebuild(ctx, args.event)))
 
 
+async def _retention(ctx: Any, slug: str | None) -> None:
+    from board.domain import retention
+    from board.domain.errors import BoardError
+
+    try:
+        done = await retention.apply(ctx, slug)
+    except BoardError as exc:
+        sys.exit(f"board: {exc.message}")
+    for applied in done:
+        print(f"{applied.slug}: {applied.participants} participant(s) unlinked; texts and counts kept")
+    if not done:
+        print("no event is past its retention period")
+
+
+def cmd_retention(args: argparse.Namespace) -> None:
+    asyncio.run(_with_context(_settings(demo=True), lambda ctx: _retention(ctx, args.event)))
+
+
+def cmd_record(args: argparse.Namespace) -> None:
+    """Offline: recomputes a record.json's chain; exit 1 naming the first broken entry."""
+    import json
+
+    from board.domain.record import Broken, verify
+
+    try:
+        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        count = verify(document)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"board: cannot read {args.file}: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except Broken as exc:
+        where = f"entry seq {exc.seq}" if exc.seq is not None else "the record"
+        print(f"{args.file}: BROKEN at {where}: {exc.why}", file=sys.stderr)
+        sys.exit(1)
+    print(f"{args.file}: {count} entries verified, head {document['head']}")
+
+
 def cmd_db(args: argparse.Namespace) -> None:
     asyncio.run(_with_context(_settings(demo=True), lambda ctx: ctx.db.upgrade()))
     print("database is up to date")
@@ -363,6 +400,18 @@ def parser() -> argparse.ArgumentParser:
     )
     groups.add_argument("--format", choices=["csv", "json"], default="csv")
     groups.set_defaults(run=cmd_opinions)
+
+    kept = sub.add_parser("retention", help="forget who said and voted what, once events are past retention")
+    kept_sub = kept.add_subparsers(dest="action", required=True)
+    apply = kept_sub.add_parser("apply", help="unlink people from the answers and votes of events due")
+    apply.add_argument("--event", default=None, help="only this event (slug), if it is due")
+    apply.set_defaults(run=cmd_retention)
+
+    chain = sub.add_parser("record", help="the public record (hash chain)")
+    chain_sub = chain.add_subparsers(dest="action", required=True)
+    check = chain_sub.add_parser("verify", help="recompute a record.json; exit 1 at the first broken entry")
+    check.add_argument("file", help="a record.json saved from /e/SLUG/record.json")
+    check.set_defaults(run=cmd_record)
 
     db = sub.add_parser("db", help="database")
     db_sub = db.add_subparsers(dest="action", required=True)

@@ -176,3 +176,43 @@ class PasswordReset(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = Field(default=None)
+
+
+class RecordEntry(SQLModel, table=True):
+    """One link of an event's public hash chain; `at` is kept as the text that was hashed."""
+
+    __table_args__ = (UniqueConstraint("event_id", "seq", name="uq_record_entry_event_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id")
+    seq: int
+    kind: str = Field(max_length=20)
+    at: str = Field(max_length=40)
+    detail: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    text_sha256: str | None = Field(default=None, max_length=64)
+    prev: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class RetainedTally(SQLModel, table=True):
+    """Votes on an answer per segment ('' for none), kept as counts once the votes are unlinked."""
+
+    answer_id: int = Field(foreign_key="answer.id", primary_key=True)
+    segment: str = Field(primary_key=True, max_length=40)
+    agree: int = Field(default=0)
+    disagree: int = Field(default=0)
+
+
+class Retention(SQLModel, table=True):
+    """An event whose people were unlinked, with how many had taken part."""
+
+    event_id: int = Field(foreign_key="event.id", primary_key=True)
+    participants: int = Field(default=0)
+    applied_at: datetime = Field(default_factory=utcnow)
+
+
+class ForgottenParticipant(SQLModel, table=True):
+    """The SHA-256 of an erased participant id, so that a stale cookie never brings it back."""
+
+    id_sha256: str = Field(primary_key=True, max_length=64)
+    event_id: int = Field(foreign_key="event.id", index=True)

@@ -32,7 +32,7 @@ async def answer_thread(
     person = None
     for index in range(start, start + count):
         if index % 4 == 0 or person is None:
-            person, _ = await participants.join(ctx, event, None, f"10.0.{index // 250}.{index % 250}")
+            person, _ = await participants.acting(ctx, event, None, f"10.0.{index // 250}.{index % 250}")
             person = await participants.set_profile(
                 ctx, event, person, SEGMENTS[index % 3], f"{NAMES[index % len(NAMES)]} {index}"
             )

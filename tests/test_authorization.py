@@ -476,3 +476,41 @@ async def test_opinion_groups_are_public_like_the_rest_of_the_api(board: Board) 
         assert "set-cookie" not in api.headers
         screen = await phone.http.get(f"/e/{SLUG}/t/{thread_id}/screen?show=opinions")
         assert screen.status_code == 200
+
+
+PRIVACY_ROUTES = {
+    ("GET", "/e/{slug:str}/privacy"),
+    ("GET", "/e/{slug:str}/me"),
+    ("GET", "/e/{slug:str}/me.json"),
+    ("GET", "/e/{slug:str}/me/erase"),
+    ("POST", "/e/{slug:str}/me/erase"),
+    ("GET", "/e/{slug:str}/record.json"),
+}
+"""Open to anyone, with no role: each shows or erases only what the caller's own cookie points to."""
+
+
+async def test_privacy_routes_need_no_account_and_show_only_the_callers_data(board: Board) -> None:
+    served = {
+        (method, route.path)
+        for route in board.app.routes
+        for method in getattr(route, "methods", ())
+        if route.path.startswith("/e/{slug:str}/")
+        and route.path.split("/")[3] in ("privacy", "me", "me.json", "record.json")
+    }
+    assert (
+        served - {("HEAD", path) for _, path in PRIVACY_ROUTES} - {("OPTIONS", p) for _, p in PRIVACY_ROUTES}
+        == PRIVACY_ROUTES
+    )
+    thread_id = (await board.thread_ids())[0]
+    author = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    posted = await author.submit(f"/e/{SLUG}/t/{thread_id}/answers", {"body": "Ma réponse à moi"}, htmx=True)
+    assert posted.status_code == 201
+    for who in (await board.phone(None), await board.staff("moderator"), await board.staff(None, admin=True)):
+        await who.open(f"/e/{SLUG}")
+        for method, path in sorted(PRIVACY_ROUTES):
+            url = path.replace("{slug:str}", SLUG)
+            response = await (who.open(url) if method == "GET" else who.submit(url, {"answers": "1"}))
+            assert response.status_code in ALLOWED, (method, path, response.status_code)
+            if not path.endswith("record.json"):
+                assert "Ma réponse à moi" not in response.text, (method, path)
+    assert "Ma réponse à moi" in (await author.open(f"/e/{SLUG}/me")).text, "nobody else erased it"

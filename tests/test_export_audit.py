@@ -61,7 +61,7 @@ async def sign_in(board: Board, username: str, role: str) -> Phone:
 
 def read_csv(text: str) -> tuple[list[str], list[dict[str, str]]]:
     """Header and rows; a leading `# …` line (the licence, stated once) is not part of the table."""
-    lines = text.splitlines(keepends=True)
+    lines = text.removeprefix("\ufeff").splitlines(keepends=True)
     if lines and lines[0].startswith("#"):
         lines = lines[1:]
     reader = csv.DictReader(io.StringIO("".join(lines)))

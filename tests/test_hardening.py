@@ -413,7 +413,13 @@ async def test_the_participant_count_stays_exact_when_two_workers_welcome_newcom
 ) -> None:
     async for first, second in _two_workers(tmp_path, database):
         event = await events.get_event(first.ctx, SLUG)
-        await asyncio.gather(*(board.phone() for board in (first, second) for _ in range(30)))
+
+        async def newcomer(board: Board) -> None:
+            phone = await board.phone()
+            response = await phone.submit(f"/e/{SLUG}/profile", {"segment": "citoyen", "name": ""})
+            assert response.status_code == 303
+
+        await asyncio.gather(*(newcomer(board) for board in (first, second) for _ in range(30)))
         async with first.ctx.db.session() as session:
             truth = (
                 await session.exec(

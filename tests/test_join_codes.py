@@ -22,6 +22,8 @@ async def code_of(board: Board, slug: str = SLUG) -> str:
 
 
 async def test_the_api_gives_the_open_event_its_code_status_and_participants(board: Board) -> None:
+    person = await board.phone()
+    assert (await person.submit(f"/e/{SLUG}/profile", {"segment": "", "name": ""})).status_code == 303
     await board.phone()
     viewer = await board.phone(None)
     data = (await viewer.http.get(f"/api/events/{SLUG}")).json()

@@ -10,15 +10,17 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from board.domain import record
 from board.domain.context import BoardContext
-from board.domain.counts import store_threads
+from board.domain.counts import publish_participants, store_threads
 from board.domain.errors import Conflict, Forbidden, Invalid, TooFast
 from board.domain.lifecycle import CLOSED_TO_ANSWERS, check_open, refusal
-from board.domain.tally import count_locked_threads
+from board.domain.newcomers import enter
+from board.domain.tally import count_locked_threads, lock_threads
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.live.channels import event_channel, mod_channel, thread_channel
 from board.live.counters import ThreadCounts
-from board.live.messages import NewAnswer
+from board.live.messages import Counts, NewAnswer
 from board.models import Answer, AnswerStatus, Event, Participant, Thread, ThreadStatus, Vote
 
 BODY_MAX = 500
@@ -119,6 +121,9 @@ async def post(
             raise Conflict("Ce fil est fermé : il n'accepte plus de réponses.")
         if banned is not None and banned.banned:
             raise Forbidden("Votre participation a été suspendue par la modération.")
+        conn = await session.connection()
+        await conn.run_sync(lock_threads, [thread.id])
+        people = await conn.run_sync(enter, event.id, participant.id)
         session.add(answer)
         try:
             await session.flush()
@@ -129,9 +134,17 @@ async def post(
                 raise
             return again, False
         await _count_once(ctx, participant.id)
-        totals = await (await session.connection()).run_sync(count_locked_threads, [thread.id])
+        totals = await conn.run_sync(count_locked_threads, [thread.id])
+        if status == AnswerStatus.PUBLISHED:
+            await conn.run_sync(record.published_answer, event.id, answer)
         await store_threads(ctx, totals)
+        if people is not None:
+            await publish_participants(ctx, event.id, people)
         await session.commit()
+    if people is not None:
+        ctx.live.channels.send(
+            Counts(None, participants=people, event_id=event.id), [event_channel(event.slug)]
+        )
     view = answer_view(answer, mine=True, author_name=participant.name)
     _announce(ctx, event, view, totals[thread.id])
     return view, True

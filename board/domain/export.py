@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from board.domain import record
 from board.domain.context import BoardContext
 from board.domain.events import list_threads
 from board.domain.results import published_segment
@@ -16,6 +17,8 @@ from board.domain.tally import recount_answers
 from board.domain.views import EventView
 from board.models import Answer, AnswerStatus, Thread
 
+BOM = "\ufeff"
+"""French Excel reads a CSV as UTF-8 only when it starts with a byte-order mark."""
 REDACTED_REASONS = ("personal-data", "abusive")
 REDACTED = "[texte retiré par la modération]"
 
@@ -77,12 +80,16 @@ async def as_csv(ctx: BoardContext, event: EventView, licence: str) -> str:
     ]
     for segment in event.segments:
         header += [f"agree {segment}", f"disagree {segment}"]
-    header += ["created_at", "licence"]
+    header += ["created_at", "licence", "record_head"]
+    head = await record.head(ctx, event.id)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: spreadsheet_safe(v) for k, v in {**row, "licence": licence}.items()} for row in data)
-    return out.getvalue()
+    writer.writerows(
+        {k: spreadsheet_safe(v) for k, v in {**row, "licence": licence, "record_head": head}.items()}
+        for row in data
+    )
+    return BOM + out.getvalue()
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -131,6 +138,10 @@ async def as_json(ctx: BoardContext, event: EventView, licence: str) -> str:
             "organisers": event.organisers,
         },
         "licence": licence,
+        "record": {
+            "url": f"{ctx.settings.public_url}/e/{event.slug}/record.json",
+            "head": await record.head(ctx, event.id),
+        },
         "segments": list(event.segments),
         "threads": list(threads.values()),
     }

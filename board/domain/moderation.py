@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
+from board.domain import record as public_record
 from board.domain.answers import answer_view
 from board.domain.audit import Actor, record
 from board.domain.context import BoardContext
@@ -122,6 +123,7 @@ async def act_on_answer(
                 update(Answer).where(col(Answer.id) == touched_id).values(agree=c.agree, disagree=c.disagree)
             )
         record(session, event.id, actor, action, target_label, reason)
+        await conn.run_sync(public_record.decision, event.id, action, answer, reason, into)
         thread_id = answer.thread_id
         await session.commit()
     await announce(ctx, event, [thread_id])
@@ -157,6 +159,7 @@ async def ban(ctx: BoardContext, event: EventView, actor: Actor, participant_id:
         participant.banned = True
         session.add(participant)
         record(session, event.id, actor, "ban", f"participant {participant_id[:8]}")
+        await (await session.connection()).run_sync(public_record.ban, event.id)
         await session.commit()
     ctx.live.channels.send(Status("moderation"), [mod_channel(event.slug)])
 

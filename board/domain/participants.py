@@ -6,7 +6,6 @@ import secrets
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import col, update
 
@@ -15,11 +14,11 @@ from board.domain.context import BoardContext
 from board.domain.counts import publish_participants
 from board.domain.errors import Invalid, TooFast
 from board.domain.lifecycle import CLOSED_TO_PROFILES, check_open
-from board.domain.tally import count_event_participants, lock_event
+from board.domain.newcomers import enter, forgotten
 from board.domain.views import EventView, ParticipantView
 from board.live.channels import event_channel
 from board.live.messages import Counts
-from board.models import Participant, utcnow
+from board.models import Participant
 
 NAME_MAX = 40
 BIDI_CONTROLS = dict.fromkeys(
@@ -36,28 +35,14 @@ def clean_name(name: str) -> str:
     return text if has_visible(text) else ""
 
 
-_INSERTS = {
-    "sqlite": sqlite.insert(Participant).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(Participant).on_conflict_do_nothing(),
-}
-
-
-def insert_new(conn: Connection, rows: list[dict[str, object]]) -> int:
-    """Insert participants (id, event_id, banned, created_at), skipping ids already taken; how many were new."""
-    return conn.execute(_INSERTS[conn.dialect.name], rows).rowcount
-
-
-def _add(conn: Connection, participant_id: str, event_id: int) -> int | None:
-    """Add one participant; the event's participants after it, or None if the id was taken.
-
-    The event is held until the commit (on PostgreSQL), so that two workers' joins are counted in
-    turn and the count written to the live counters before the commit is never an older one.
-    """
-    lock_event(conn, event_id)
-    row = {"id": participant_id, "event_id": event_id, "banned": False, "created_at": utcnow()}
-    if not insert_new(conn, [row]):
-        return None
-    return count_event_participants(conn, event_id)
+def _store_profile(
+    conn: Connection, event_id: int, participant_id: str, segment: str | None, name: str | None
+) -> int | None:
+    people = enter(conn, event_id, participant_id)
+    conn.execute(
+        update(Participant).where(col(Participant.id) == participant_id).values(segment=segment, name=name)
+    )
+    return people
 
 
 def new_participant_id() -> str:
@@ -83,28 +68,61 @@ async def find(ctx: BoardContext, event: EventView, participant_id: str | None) 
     return ParticipantView(row.id, row.event_id, row.segment, row.name, row.banned)
 
 
-async def join(
-    ctx: BoardContext, event: EventView, participant_id: str | None, address: str
-) -> tuple[ParticipantView, bool]:
-    """The participant behind a cookie, or a new one (limited per address, generously)."""
+async def visit(
+    ctx: BoardContext, event: EventView, participant_id: str | None
+) -> tuple[ParticipantView, str | None]:
+    """Who is looking at a page, and a new id to give them if they have none (or an erased one).
+
+    Read only: a visit writes nothing, so the row comes with the person's first action.
+    """
     known = await find(ctx, event, participant_id)
     if known is not None:
-        return known, False
-    if participant_id is None and not await ctx.live.limits.hit("join", address):
+        return known, None
+    if participant_id and not await _is_forgotten(ctx, participant_id):
+        return _newcomer(event, participant_id), None
+    fresh = new_participant_id()
+    return _newcomer(event, fresh), fresh
+
+
+def _newcomer(event: EventView, participant_id: str) -> ParticipantView:
+    return ParticipantView(participant_id, event.id, None, None, False)
+
+
+async def acting(
+    ctx: BoardContext, event: EventView, participant_id: str | None, address: str
+) -> tuple[ParticipantView, str | None]:
+    """The participant about to answer or set a profile, and a new id if they need one.
+
+    Nothing is written here: the row comes with the action; someone new counts against the
+    address's limit of newcomers.
+    """
+    known = await find(ctx, event, participant_id)
+    if known is not None:
+        return known, None
+    await _welcome(ctx, address)
+    if participant_id and not await _is_forgotten(ctx, participant_id):
+        return _newcomer(event, participant_id), None
+    fresh = new_participant_id()
+    return _newcomer(event, fresh), fresh
+
+
+async def _is_forgotten(ctx: BoardContext, participant_id: str) -> bool:
+    async with ctx.db.connect() as conn:
+        return bool(await conn.run_sync(forgotten, [participant_id]))
+
+
+async def _welcome(ctx: BoardContext, address: str) -> None:
+    if not await ctx.live.limits.hit("join", address):
         wait = await ctx.live.limits.retry_after("join", address) or 60
         raise TooFast("Trop de nouvelles connexions depuis ce réseau : réessayez dans un instant.", wait)
-    participant = ParticipantView(participant_id or new_participant_id(), event.id, None, None, False)
-    async with ctx.db.write_steps() as step:
-        people = await step(_add, participant.id, event.id)
-        if people is not None:
-            await publish_participants(ctx, event.id, people)
-    if people is None:
-        existing = await find(ctx, event, participant.id)
-        if existing is None:
-            raise RuntimeError("a participant id signed for this event belongs to another event")
-        return existing, False
-    ctx.live.channels.send(Counts(None, participants=people, event_id=event.id), [event_channel(event.slug)])
-    return participant, True
+
+
+async def announce_people(ctx: BoardContext, event: EventView, people: int | None) -> None:
+    """After a commit that added someone: the event's participant count, live."""
+    if people is not None:
+        ctx.live.channels.send(
+            Counts(None, participants=people, event_id=event.id), [event_channel(event.slug)]
+        )
 
 
 async def set_profile(
@@ -117,14 +135,11 @@ async def set_profile(
         raise Invalid("Choisissez un profil parmi : {choices}.", choices=", ".join(event.segments))
     if len(name) > NAME_MAX:
         raise Invalid("Le nom affiché doit faire au plus {most} caractères.", most=NAME_MAX)
-    async with ctx.db.writing() as session:
-        conn = await session.connection()
-        await conn.execute(
-            update(Participant)
-            .where(Participant.id == participant.id)  # type: ignore[arg-type]
-            .values(segment=segment or None, name=name or None)
-        )
-        await session.commit()
+    async with ctx.db.write_steps() as step:
+        people = await step(_store_profile, event.id, participant.id, segment or None, name or None)
+        if people is not None:
+            await publish_participants(ctx, event.id, people)
+    await announce_people(ctx, event, people)
     return ParticipantView(
         participant.id, participant.event_id, segment or None, name or None, participant.banned
     )

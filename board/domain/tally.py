@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
 from board.live.counters import ThreadCounts
-from board.models import Answer, AnswerStatus, Event, Participant, Thread, Vote
+from board.models import Answer, AnswerStatus, Event, Participant, RetainedTally, Retention, Thread, Vote
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,13 @@ _ANSWER_COUNTS = (
     .group_by(col(Vote.answer_id), col(Participant.segment), col(Vote.value))
 )
 
+_RETAINED = select(
+    RetainedTally.answer_id, RetainedTally.segment, RetainedTally.agree, RetainedTally.disagree
+).where(col(RetainedTally.answer_id).in_(bindparam("ids", expanding=True)))
+
 
 def count_answers(conn: Connection, answer_ids: Iterable[int]) -> dict[int, AnswerCounts]:
-    """Agree and disagree per answer, overall and per segment, from the votes."""
+    """Agree and disagree per answer, overall and per segment: the votes, plus what retention kept of them."""
     ids = sorted(set(answer_ids))
     if not ids:
         return {}
@@ -46,6 +50,13 @@ def count_answers(conn: Connection, answer_ids: Iterable[int]) -> dict[int, Answ
         totals[answer_id][side] += count
         if segment:
             segments[answer_id].setdefault(segment, [0, 0])[side] += count
+    for answer_id, segment, agree, disagree in conn.execute(_RETAINED, {"ids": ids}):
+        totals[answer_id][0] += agree
+        totals[answer_id][1] += disagree
+        if segment:
+            counted = segments[answer_id].setdefault(segment, [0, 0])
+            counted[0] += agree
+            counted[1] += disagree
     return {
         a: AnswerCounts(totals[a][0], totals[a][1], {s: (v[0], v[1]) for s, v in segments[a].items()})
         for a in ids
@@ -115,8 +126,23 @@ def lock_event(conn: Connection, event_id: int) -> None:
         conn.execute(_LOCK_EVENT, {"event": event_id})
 
 
-_PARTICIPANTS = (
-    select(func.count()).select_from(Participant).where(col(Participant.event_id) == bindparam("event"))
+def unlinked_id(event_id: int) -> str:
+    """The one row an event's answers point to once nothing links them to their authors any more;
+    not a person, so never counted (real ids are 32 hex digits)."""
+    return f"unlinked-{event_id}"
+
+
+_RETAINED_PEOPLE = (
+    select(func.coalesce(func.sum(Retention.participants), 0))
+    .where(col(Retention.event_id) == bindparam("event"))
+    .scalar_subquery()
+)
+_PARTICIPANTS = select(
+    select(func.count())
+    .select_from(Participant)
+    .where(col(Participant.event_id) == bindparam("event"), col(Participant.id) != bindparam("unlinked"))
+    .scalar_subquery()
+    + _RETAINED_PEOPLE
 )
 
 
@@ -125,7 +151,10 @@ async def count_participants(conn: AsyncConnection, event_id: int) -> int:
 
 
 def count_event_participants(conn: Connection, event_id: int) -> int:
-    return int(conn.execute(_PARTICIPANTS, {"event": event_id}).scalar_one())
+    """People who answered, voted or set a profile, those unlinked by retention included."""
+    return int(
+        conn.execute(_PARTICIPANTS, {"event": event_id, "unlinked": unlinked_id(event_id)}).scalar_one()
+    )
 
 
 _PUBLISHED = (

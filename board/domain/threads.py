@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from board.domain import record as public_record
 from board.domain.answers import has_visible
 from board.domain.audit import Actor, record
 from board.domain.context import BoardContext
@@ -81,8 +82,15 @@ async def act_on_thread(
         elif action == "edit" and text is not None:
             thread.prompt = text
         elif action in ("open", "close"):
+            was = thread.status
             thread.status = ThreadStatus.OPEN if action == "open" else ThreadStatus.CLOSED
             thread.timer_ends_at, thread.timer_auto_close = None, False
+            if thread.status != was:
+                session.add(thread)
+                await session.flush()
+                await (await session.connection()).run_sync(
+                    public_record.thread_change, event.id, thread, thread.status
+                )
         elif action == "present":
             row = await session.get(Event, event.id)
             assert row is not None
@@ -90,6 +98,9 @@ async def act_on_thread(
             row.screen_thread_id = thread_id
             if thread.status == ThreadStatus.DRAFT:
                 thread.status = ThreadStatus.OPEN
+                await (await session.connection()).run_sync(
+                    public_record.thread_change, event.id, thread, thread.status
+                )
             session.add(row)
         else:
             siblings = list(

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from board.domain import record as public_record
 from board.domain.context import BoardContext
 from board.domain.errors import Invalid
 from board.domain.events import event_view, thread_view
@@ -99,6 +100,10 @@ async def _close(ctx: BoardContext, thread_id: int, ends: datetime) -> None:
             AuditEntry(
                 event_id=event.id, actor=TIMER_ACTOR, action="thread-close", target=f"thread {thread_id}"
             )
+        )
+        assert event.id is not None
+        await (await session.connection()).run_sync(
+            public_record.thread_change, event.id, thread, ThreadStatus.CLOSED
         )
         state, where = thread_view(thread), event_view(event)
         await session.commit()

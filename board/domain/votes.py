@@ -24,11 +24,11 @@ from sqlalchemy.sql.expression import Executable
 from sqlmodel import col
 
 from board.domain.context import BoardContext
-from board.domain.counts import store_threads
+from board.domain.counts import publish_participants, store_threads
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.domain.lifecycle import CLOSED_TO_VOTES, refusal
-from board.domain.participants import insert_new
-from board.domain.tally import AnswerCounts, count_locked_threads
+from board.domain.newcomers import FORGOTTEN, Forgotten, forgotten, insert_new
+from board.domain.tally import AnswerCounts, count_event_participants, count_locked_threads, lock_event
 from board.live.channels import event_channel, thread_channel
 from board.live.counters import ThreadCounts
 from board.live.messages import Counts
@@ -61,6 +61,7 @@ class _Request:
     future: asyncio.Future[VoteOutcome] = field(repr=False)
     thread_id: int = 0
     voting: str = "agree-disagree"
+    address: str = ""
 
 
 def parse_value(raw: str | int | None) -> int:
@@ -91,15 +92,18 @@ class VoteWriter:
             self._task = None
 
     async def cast(
-        self, slug: str, event_id: int, answer_id: int, participant_id: str, value: int
+        self, slug: str, event_id: int, answer_id: int, participant_id: str, value: int, address: str = ""
     ) -> VoteOutcome:
         """Record a participant's vote (0 withdraws it); idempotent.
 
-        Only votes that change something count towards the participant's rate limit.
+        Only votes that change something count towards the participant's rate limit. A first vote
+        brings its voter's row into the batch, counted against the address's limit of newcomers.
         """
         await self.start()
         future: asyncio.Future[VoteOutcome] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Request(slug, answer_id, participant_id, event_id, value, future))
+        self._queue.put_nowait(
+            _Request(slug, answer_id, participant_id, event_id, value, future, address=address)
+        )
         return await future
 
     async def _run(self) -> None:
@@ -127,12 +131,14 @@ class VoteWriter:
                 )
                 accepted = self._accept(batch, found)
                 state, changed = _simulate(found.before, accepted)
-                refused = await self._over_limit([r for r, c in zip(accepted, changed, strict=True) if c])
+                refused = await self._over_limit(
+                    [r for r, c in zip(accepted, changed, strict=True) if c], found.people
+                )
                 if refused:
                     accepted = [r for r in accepted if r not in refused]
                     state, changed = _simulate(found.before, accepted)
                 plan = _plan(found, accepted, state)
-                totals = await step(_write, plan) if plan.writes else {}
+                totals, people = await step(_write, plan) if plan.writes else ({}, {})
                 counts = {
                     a: AnswerCounts(
                         found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1]
@@ -143,12 +149,16 @@ class VoteWriter:
                 by_thread = _by_thread(moved, {a: found.answers[a].thread_id for a in moved})
                 if totals:
                     stored = await store_threads(self.ctx, totals)
+                for event_id, count in people.items():
+                    await publish_participants(self.ctx, event_id, count)
         except BaseException:
             if stored:
                 self.ctx.repairs.mark(totals)
             raise
         if totals:
             self._announce(accepted, by_thread, totals)
+        if people:
+            self._announce_people(accepted, people)
         for request, change in zip(accepted, changed, strict=True):
             c = counts[request.answer_id]
             if not request.future.done():
@@ -169,7 +179,7 @@ class VoteWriter:
         accepted = []
         for request in batch:
             answer = found.answers.get(request.answer_id)
-            error = self._refusal(request, answer, found.people)
+            error = self._refusal(request, answer, found)
             if error is not None or answer is None:
                 request.future.set_exception(error or NotFound("Cette réponse n'existe pas."))
                 continue
@@ -179,7 +189,7 @@ class VoteWriter:
         return accepted
 
     @staticmethod
-    def _refusal(request: _Request, answer: _Target | None, people: dict[str, _Voter]) -> BoardError | None:
+    def _refusal(request: _Request, answer: _Target | None, found: _Found) -> BoardError | None:
         if (
             answer is None
             or answer.slug != request.slug
@@ -187,7 +197,9 @@ class VoteWriter:
             or answer.merged_into is not None
         ):
             return NotFound("Cette réponse n'existe pas ou n'est pas publiée.")
-        voter = people.get(request.participant_id)
+        voter = found.people.get(request.participant_id)
+        if voter is None and request.participant_id in found.forgotten:
+            return Forgotten(FORGOTTEN)
         if request.event_id != answer.event_id or (voter is not None and voter.event_id != answer.event_id):
             return Forbidden(OTHER_EVENT)
         over = refusal(answer.event_status, CLOSED_TO_VOTES)
@@ -201,15 +213,36 @@ class VoteWriter:
             return Invalid("Cet événement n'accepte que des votes d'approbation.")
         return None
 
-    async def _over_limit(self, changing: list[_Request]) -> list[_Request]:
+    async def _over_limit(self, changing: list[_Request], people: dict[str, _Voter]) -> list[_Request]:
         """Count the votes that change something, all at once; refuse those past the limit."""
         limits = self.ctx.live.limits
+        fresh = list({r.participant_id: r for r in changing if r.participant_id not in people}.values())
+        if fresh:
+            welcome = await limits.hit_many("join", [r.address for r in fresh])
+            barred = {r.participant_id for r, ok in zip(fresh, welcome, strict=True) if not ok}
+            if barred:
+                turned = [r for r in changing if r.participant_id in barred]
+                for request in turned:
+                    request.future.set_exception(
+                        TooFast(
+                            "Trop de nouvelles connexions depuis ce réseau : réessayez dans un instant.", 60
+                        )
+                    )
+                changing = [r for r in changing if r.participant_id not in barred]
+                return turned + await self._over_limit(changing, people)
         allowed = await limits.hit_many("vote", [r.participant_id for r in changing])
         refused = [r for r, ok in zip(changing, allowed, strict=True) if not ok]
         for request in refused:
             wait = await limits.retry_after("vote", request.participant_id) or 60
             request.future.set_exception(TooFast("Vous votez très vite : réessayez dans {wait} s.", wait))
         return refused
+
+    def _announce_people(self, accepted: list[_Request], people: dict[int, int]) -> None:
+        slugs = {r.event_id: r.slug for r in accepted}
+        for event_id, count in people.items():
+            self.ctx.live.channels.send(
+                Counts(None, participants=count, event_id=event_id), [event_channel(slugs[event_id])]
+            )
 
     def _announce(
         self,
@@ -277,6 +310,7 @@ class _Found:
     counts: dict[int, tuple[int, int]]
     people: dict[str, _Voter]
     before: dict[tuple[int, str], int]
+    forgotten: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -375,23 +409,26 @@ def _read(conn: Connection, answer_ids: list[int], people: list[str], *, lock: b
         known[voter.participant_id] = _Voter(voter.event_id, voter.banned)
         if voter.answer_id is not None:
             before[(voter.answer_id, voter.participant_id)] = voter.value
-    return _Found(answers, counts, known, before)
+    unknown = [p for p in people if p not in known]
+    erased = frozenset(forgotten(conn, unknown)) if unknown else frozenset()
+    return _Found(answers, counts, known, before, erased)
 
 
 def _plan(found: _Found, accepted: list[_Request], state: dict[tuple[int, str], int]) -> _Plan:
     """The rows to write for the votes kept, and the change of (agree, disagree) per answer."""
     now = utcnow()
     before = found.before
-    newcomers: dict[str, dict[str, object]] = {
-        r.participant_id: {"id": r.participant_id, "event_id": r.event_id, "banned": False, "created_at": now}
-        for r in accepted
-        if r.participant_id not in found.people
-    }
     upserts: list[dict[str, object]] = [
         {"answer_id": a, "participant_id": p, "value": v, "updated_at": now}
         for (a, p), v in state.items()
         if v != 0 and before.get((a, p), 0) != v
     ]
+    voting = {row["participant_id"] for row in upserts}
+    newcomers: dict[str, dict[str, object]] = {
+        r.participant_id: {"id": r.participant_id, "event_id": r.event_id, "banned": False, "created_at": now}
+        for r in accepted
+        if r.participant_id not in found.people and r.participant_id in voting
+    }
     removals: list[dict[str, object]] = [
         {"a": a, "p": p} for (a, p), v in state.items() if v == 0 and before.get((a, p), 0) != 0
     ]
@@ -405,14 +442,21 @@ def _plan(found: _Found, accepted: list[_Request], state: dict[tuple[int, str], 
     return _Plan(list(newcomers.values()), upserts, removals, moves, threads, deltas)
 
 
-def _write(conn: Connection, plan: _Plan) -> dict[int, ThreadCounts]:
-    """Write the batch's rows and return the counts of the threads whose votes moved."""
-    if plan.newcomers:
-        insert_new(conn, plan.newcomers)
+def _write(conn: Connection, plan: _Plan) -> tuple[dict[int, ThreadCounts], dict[int, int]]:
+    """Write the batch's rows; the counts of the threads whose votes moved, and the participants of
+    the events that gained someone (their events locked after the threads, as every writer does)."""
+    joined = {int(str(row["event_id"])) for row in plan.newcomers}
+    if plan.newcomers and not insert_new(conn, plan.newcomers):
+        joined = set()
     if plan.upserts:
         conn.execute(_UPSERTS[conn.dialect.name], plan.upserts)
     if plan.removals:
         conn.execute(_REMOVE, plan.removals)
     if plan.moves:
         conn.execute(_MOVE, plan.moves)
-    return count_locked_threads(conn, plan.threads)
+    totals = count_locked_threads(conn, plan.threads)
+    people = {}
+    for event_id in sorted(joined):
+        lock_event(conn, event_id)
+        people[event_id] = count_event_participants(conn, event_id)
+    return totals, people

@@ -52,14 +52,29 @@ async def read_form(request: Request) -> dict[str, str]:
 async def visitor(
     ctx: BoardContext, request: Request, event: EventView
 ) -> tuple[ParticipantView, list[Cookie]]:
-    """The participant behind the request, created on first visit; the cookie to set, if any."""
+    """Who is looking at a page, and the cookie to set for someone new: a visit stores nothing."""
     found = read_participant(request, ctx.settings.secret_key, event.slug, event.id)
-    participant, created = await participants.join(
+    participant, fresh = await participants.visit(ctx, event, found[1] if found else None)
+    return participant, [new_cookie(ctx, event, fresh)] if fresh else []
+
+
+async def actor(
+    ctx: BoardContext, request: Request, event: EventView
+) -> tuple[ParticipantView, list[Cookie]]:
+    """Who is about to act (answer, profile); the row itself is written by the action."""
+    found = read_participant(request, ctx.settings.secret_key, event.slug, event.id)
+    participant, fresh = await participants.acting(
         ctx, event, found[1] if found else None, client_address(request, ctx.settings.trusted_proxies)
     )
-    if found is not None and not created:
-        return participant, []
+    return participant, [new_cookie(ctx, event, fresh)] if fresh else []
+
+
+def minted(ctx: BoardContext, event: EventView) -> tuple[str, list[Cookie]]:
+    """A new participant id for a first vote, and its cookie; the vote writer inserts the row."""
+    participant_id = participants.new_participant_id()
+    return participant_id, [new_cookie(ctx, event, participant_id)]
+
+
+def new_cookie(ctx: BoardContext, event: EventView, participant_id: str) -> Cookie:
     secure = ctx.settings.public_url.startswith("https://")
-    return participant, [
-        participant_cookie(ctx.settings.secret_key, event.slug, event.id, participant.id, secure=secure)
-    ]
+    return participant_cookie(ctx.settings.secret_key, event.slug, event.id, participant_id, secure=secure)

@@ -13,14 +13,15 @@ from board.domain import answers, counts, events, join_codes, moderation, simila
 from board.domain.answers import Sort
 from board.domain.context import BoardContext
 from board.domain.errors import Invalid, NotFound
+from board.domain.newcomers import Forgotten
 from board.domain.opinion_groups import OpinionGroups
 from board.domain.opinion_views import group_name
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
 from board.domain.votes import VoteWriter, parse_value
 from board.web.connections import OWN_CONNECTIONS
-from board.web.deps import Ctx, Id, Opinions, read_form, visitor
+from board.web.deps import Ctx, Id, Opinions, actor, minted, read_form, visitor
 from board.web.i18n import gettext, translate_template
-from board.web.identity import read_participant
+from board.web.identity import client_address, read_participant
 from board.web.render import ElementIds, Fragments, is_htmx, page
 
 
@@ -115,7 +116,7 @@ class ParticipantController(Controller):
         from board.domain import participants
 
         event = await events.get_event(ctx, slug)
-        participant, cookies = await visitor(ctx, request, event)
+        participant, cookies = await actor(ctx, request, event)
         form = await read_form(request)
         try:
             participant = await participants.set_profile(
@@ -188,7 +189,7 @@ class ParticipantController(Controller):
     ) -> Response[Any]:
         event = await events.get_event(ctx, slug)
         thread = await events.get_thread(ctx, event, thread_id)
-        participant, cookies = await visitor(ctx, request, event)
+        participant, cookies = await actor(ctx, request, event)
         form = await read_form(request)
         body = str(form.get("body", ""))
         key = str(form.get("client_key", "") or "") or None
@@ -265,13 +266,20 @@ class ParticipantController(Controller):
         form = await read_form(request)
         value = parse_value(form.get("value"))
         found = read_participant(request, ctx.settings.secret_key, slug)
+        cookies: list[Any] = []
+        address = client_address(request, ctx.settings.trusted_proxies)
         if found is None:
             event = await events.get_event(ctx, slug)
-            participant, cookies = await visitor(ctx, request, event)
-            event_id, participant_id = event.id, participant.id
+            participant_id, cookies = minted(ctx, event)
+            event_id = event.id
         else:
-            (event_id, participant_id), cookies = found, []
-        outcome = await votes.cast(slug, event_id, answer_id, participant_id, value)
+            event_id, participant_id = found
+        try:
+            outcome = await votes.cast(slug, event_id, answer_id, participant_id, value, address)
+        except Forgotten:
+            event = await events.get_event(ctx, slug)
+            participant_id, cookies = minted(ctx, event)
+            outcome = await votes.cast(slug, event.id, answer_id, participant_id, value, address)
         if not is_htmx(request):
             return _with_cookies(
                 Redirect(f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}", status_code=303),

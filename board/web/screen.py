@@ -3,6 +3,7 @@ thread's results for print."""
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
-from board.domain import accounts, counts, events, projector, results
+from board.domain import accounts, counts, events, projector, record, results
 from board.domain.context import BoardContext
 from board.domain.opinion_views import OpinionMap, opinion_map
 from board.domain.projector import ScreenState
@@ -219,6 +220,7 @@ class ScreenController(Controller):
                 "threads": every,
                 "opinions": maps,
                 "participants": await counts.participants(ctx, event.id),
+                "record": record_seal(ctx.settings.public_url, event.slug, await record.head(ctx, event.id)),
             },
         )
 
@@ -231,6 +233,20 @@ class ScreenController(Controller):
     async def qr(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> Response[bytes]:
         event = await events.get_event(ctx, slug)
         return Response(qr_svg(join_url(ctx.settings.public_url, event.slug)), media_type="image/svg+xml")
+
+
+@dataclass(frozen=True)
+class RecordSeal:
+    """The record's head hash and where to check it, for a photo of the results to be a receipt."""
+
+    url: str
+    head: str
+    qr_data_uri: str
+
+
+def record_seal(base: str, slug: str, head: str) -> RecordSeal:
+    url = f"{base}/e/{slug}/record.json"
+    return RecordSeal(url, head, "data:image/svg+xml;base64," + base64.b64encode(qr_svg(url)).decode())
 
 
 def qr_svg(url: str) -> bytes:
