@@ -113,6 +113,11 @@ def _worker_pool() -> Executor:
     )
 
 
+FIRST_WAIT = 2.0
+"""How long a reader that wants a result waits for a thread's first computation (the worker process may be
+starting and loading scikit-learn); past it, the reader gets nothing yet and the computation goes on."""
+
+
 def version_of(thread: ThreadView) -> str:
     """What the groups were computed from, as cheaply as the live counters tell it."""
     return f"{thread.counts.answers}:{thread.counts.votes}"
@@ -188,7 +193,7 @@ class OpinionGroups:
     async def latest(self, thread: ThreadView, *, wait: bool = False) -> dict[str, Any] | None:
         """The thread's groups as last computed; a recomputation starts in the background when its answers
         or votes moved and none ran for an interval. Before any computation: None, or with `wait` the
-        result of one computed now (off the event loop)."""
+        result of one computed now (off the event loop) if it ends within FIRST_WAIT seconds."""
         version = version_of(thread)
         try:
             cached = await self.ctx.live.opinions.payload(thread.id)
@@ -196,7 +201,11 @@ class OpinionGroups:
             cached = None
         if cached is None:
             if wait:
-                raw = await asyncio.shield(self._schedule(thread.id, version))
+                task = self._schedule(thread.id, version)
+                try:
+                    raw = await asyncio.wait_for(asyncio.shield(task), FIRST_WAIT)
+                except TimeoutError:
+                    return None
                 return None if raw is None else json.loads(raw)
             if await self._claim(thread.id):
                 self._schedule(thread.id, version)

@@ -11,7 +11,6 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 
 from board.domain import counts, events, results
-from board.domain.errors import NotFound
 from board.domain.results import AnswerResult
 from board.models import EventStatus
 from board.web.deps import Ctx, Id, Opinions
@@ -57,7 +56,8 @@ class AnswerOpinion:
 
 @dataclass(frozen=True)
 class ThreadOpinions:
-    computed_at: str
+    computed_at: str | None
+    """When the groups were computed; null until a thread's first computation ends (ask again shortly)."""
     participants: int
     groups: list[OpinionGroup]
     """Groups of at least five people; members of smaller groups are on the map without a group."""
@@ -145,5 +145,5 @@ class ApiController(Controller):
         [thread] = await counts.with_counts(ctx, [thread])
         data = await opinions.latest(thread, wait=True)
         if data is None:
-            raise NotFound("Ce fil de discussion n'existe pas.")
+            return ThreadOpinions(computed_at=None, participants=0, groups=[], answers=[], map=[])
         return ThreadOpinions.of(data)

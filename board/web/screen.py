@@ -114,7 +114,8 @@ async def _as_is(request: Request, ctx: BoardContext, data: ScreenPage) -> Scree
 
 
 async def _with_opinions(request: Request, ctx: BoardContext, data: ScreenPage) -> ScreenPage:
-    """The projector never waits for a computation: it redraws when one ends."""
+    """The projector never waits for a computation: it redraws when one ends, and on counts, since a read
+    of a thread whose votes moved is what starts its next recomputation."""
     return replace(data, opinions=await _opinions(request, ctx, data.thread))
 
 
@@ -130,7 +131,7 @@ SHOWS: dict[str, Show] = {
     "board": Show(_with_results, "sse:counts, sse:status, sse:answer"),
     "join": Show(_as_is, "sse:status"),
     "words": Show(_with_words, "sse:counts, sse:status, sse:answer"),
-    "opinions": Show(_with_opinions, "sse:opinions, sse:status"),
+    "opinions": Show(_with_opinions, "sse:counts, sse:opinions, sse:status"),
 }
 """`?show=NAME`; each is drawn by templates/screen/show_NAME.html. Anything else shows the board."""
 
