@@ -29,6 +29,7 @@ async def test_bodies_over_64_kb_are_refused_with_413(board: Board) -> None:
 
 
 async def test_new_participants_are_limited_per_address_behind_a_trusted_proxy(tmp_path: object) -> None:
+    """A visit stores nobody; the limit meets newcomers at their first answer or vote, per venue address."""
     from pathlib import Path
 
     from tests.conftest import start_board
@@ -36,9 +37,17 @@ async def test_new_participants_are_limited_per_address_behind_a_trusted_proxy(t
     async for board in start_board(
         Path(str(tmp_path)), join_limit="3/minute", trusted_proxies=frozenset({"127.0.0.1"})
     ):
-        phones = [await board.phone(None) for _ in range(5)]
+        thread_id = (await board.thread_ids())[0]
+        thread = f"/e/{SLUG}/t/{thread_id}"
         venue = {"x-forwarded-for": "203.0.113.7"}
-        codes = [(await p.http.get(f"/e/{SLUG}", headers=venue)).status_code for p in phones[:4]]
-        assert codes == [200, 200, 200, 429]
-        elsewhere = await phones[4].http.get(f"/e/{SLUG}", headers={"x-forwarded-for": "198.51.100.2"})
-        assert elsewhere.status_code == 200
+        phones = [await board.phone(None) for _ in range(6)]
+        looks = [(await p.open(thread, headers=venue)).status_code for p in phones]
+        assert looks == [200] * 6
+        codes = []
+        for n, phone in enumerate(phones[:4]):
+            fields = {"body": f"Une réponse venue du même réseau, numéro {n}.", "_csrf_token": phone.csrf}
+            codes.append((await phone.http.post(f"{thread}/answers", data=fields, headers=venue)).status_code)
+        assert codes[:3] == [303, 303, 303] and codes[3] == 429
+        elsewhere = {"x-forwarded-for": "198.51.100.2"}
+        fields = {"body": "Une réponse venue d'ailleurs.", "_csrf_token": phones[5].csrf}
+        assert (await phones[5].http.post(f"{thread}/answers", data=fields, headers=elsewhere)).status_code == 303
