@@ -45,6 +45,7 @@ from board.web.passwords import PasswordController
 from board.web.render import STATIC, Fragments, make_environment
 from board.web.screen import ScreenController
 from board.web.stream import StreamController
+from board.web.vote import VoteController
 
 MAX_BODY = 64 * 1024
 UNCOMPRESSED = ["^/healthz$", "/stream$", "/vote$"]
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             ParticipantController,
+            VoteController,
             MeController,
             StreamController,
             ScreenController,

@@ -7,7 +7,6 @@ import html
 from typing import Any, cast
 
 from litestar import Request
-from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import NotFoundException
 from litestar.openapi.plugins import RapidocRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,8 +40,13 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, screen_frame_ancestors: str = "'none'") -> None:
         self.app = app
-        self.page_policy = policy("'none'")
-        self.screen_policy = policy(screen_frame_ancestors)
+        common = [(b"referrer-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]
+        self.page_headers = [
+            (b"content-security-policy", policy("'none'").encode()),
+            *common,
+            (b"x-frame-options", b"DENY"),
+        ]
+        self.screen_headers = [(b"content-security-policy", policy(screen_frame_ancestors).encode()), *common]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] == "/healthz":
@@ -50,21 +54,25 @@ class SecurityHeadersMiddleware:
             return
         if "\x00" in scope["path"]:
             raise NotFoundException()
-        csp = self.screen_policy if scope["path"].endswith(SCREEN_SUFFIXES) else self.page_policy
+        added = self.screen_headers if scope["path"].endswith(SCREEN_SUFFIXES) else self.page_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                headers.setdefault("Content-Security-Policy", csp)
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                if csp is self.page_policy:
-                    headers.setdefault("X-Frame-Options", "DENY")
-                if (headers.get("Content-Type") or "").startswith("text/html"):
-                    headers.setdefault("Cache-Control", "no-store")
+                message["headers"] = _with_defaults(list(message.get("headers", ())), added)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _with_defaults(
+    headers: list[tuple[bytes, bytes]], defaults: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """The response's headers plus each default it does not set itself; HTML is `no-store` by default."""
+    present = {name.lower(): value for name, value in headers}
+    headers.extend(item for item in defaults if item[0] not in present)
+    if b"cache-control" not in present and present.get(b"content-type", b"").startswith(b"text/html"):
+        headers.append((b"cache-control", b"no-store"))
+    return headers
 
 
 class HeadAsGet:

@@ -11,17 +11,13 @@ from litestar.response import Redirect, Response, Template
 
 from board.domain import answers, counts, events, join_codes, moderation, similar
 from board.domain.answers import Sort
-from board.domain.context import BoardContext
 from board.domain.errors import Invalid, NotFound
-from board.domain.newcomers import Forgotten
 from board.domain.opinion_groups import OpinionGroups
 from board.domain.opinion_views import group_name
 from board.domain.views import AnswerView, EventView, ParticipantView, ThreadView
-from board.domain.votes import VoteWriter, parse_value
-from board.web.connections import OWN_CONNECTIONS
-from board.web.deps import Ctx, Id, Opinions, actor, minted, read_form, visitor
+from board.web.deps import Ctx, Id, Opinions, actor, read_form, visitor
 from board.web.i18n import gettext, translate_template
-from board.web.identity import client_address, read_participant
+from board.web.identity import read_participant
 from board.web.render import ElementIds, Fragments, is_htmx, page
 
 
@@ -52,10 +48,6 @@ class ThreadPage:
     @property
     def set_aside_total(self) -> int:
         return sum(n for _, n in self.set_aside)
-
-
-VOTE_SCOPES = {"similar": "similar"}
-"""Where else on a page an answer's vote buttons may be: their copy keeps ids of its own."""
 
 
 def _with_cookies(response: Response[Any], cookies: list[Any]) -> Response[Any]:
@@ -256,46 +248,3 @@ class ParticipantController(Controller):
         fragments: Fragments = request.app.state.fragments
         html = fragments.macro("components/similar_answers.html", "similar_answers", close, event, thread)
         return Response(html, media_type=MediaType.HTML, headers={"Vary": "Accept"})
-
-    @post("/e/{slug:str}/answers/{answer_id:int}/vote", name="vote", opt={OWN_CONNECTIONS: True})
-    async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
-        """The hottest route: it takes the context and the writer from the app's state, as resolving two
-        dependencies (a task group per request) costs more than the rest of its own work."""
-        ctx: BoardContext = request.app.state.board
-        votes: VoteWriter = request.app.state.votes
-        form = await read_form(request)
-        value = parse_value(form.get("value"))
-        found = read_participant(request, ctx.settings.secret_key, slug)
-        cookies: list[Any] = []
-        address = client_address(request, ctx.settings.trusted_proxies)
-        if found is None:
-            event = await events.get_event(ctx, slug)
-            participant_id, cookies = minted(ctx, event)
-            event_id = event.id
-        else:
-            event_id, participant_id = found
-        try:
-            outcome = await votes.cast(slug, event_id, answer_id, participant_id, value, address)
-        except Forgotten:
-            event = await events.get_event(ctx, slug)
-            participant_id, cookies = minted(ctx, event)
-            outcome = await votes.cast(slug, event.id, answer_id, participant_id, value, address)
-        if not is_htmx(request):
-            return _with_cookies(
-                Redirect(f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}", status_code=303),
-                cookies,
-            )
-        fragments: Fragments = request.app.state.fragments
-        widget = fragments.macro(
-            "components/vote_widget.html",
-            "vote_widget",
-            slug,
-            answer_id,
-            outcome.agree,
-            outcome.disagree,
-            outcome.value,
-            outcome.voting == "upvote",
-            True,
-            VOTE_SCOPES.get(str(form.get("scope", "")), ""),
-        )
-        return _with_cookies(Response(widget, media_type=MediaType.HTML, status_code=200), cookies)

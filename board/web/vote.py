@@ -1,0 +1,139 @@
+"""The vote route, the board's hottest: it does what a vote needs and nothing else.
+
+A vote is a 400-byte fragment answering a 20-byte form, so the route reads its request once: one
+pass over the headers, the body as it arrives, the participant cookie verified once. It checks the
+CSRF token itself, as Litestar's CSRF middleware would (a token from the `x-csrftoken` header or
+the form's `_csrf_token`, equal to the `csrftoken` cookie, signed by the board's secret), because
+that middleware would parse the same headers and the same form a second time. The vote itself is
+the writer's (board/domain/votes.py): these two files are the whole vote path.
+"""
+
+from __future__ import annotations
+
+import hmac
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+from litestar import Controller, MediaType, Request, post
+from litestar.datastructures import Cookie
+from litestar.exceptions import ClientException, PermissionDeniedException
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
+from litestar.params import FromPath
+from litestar.response import Redirect, Response
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+from board.domain import events
+from board.domain.context import BoardContext
+from board.domain.errors import Invalid
+from board.domain.newcomers import Forgotten
+from board.domain.votes import VoteWriter, parse_value
+from board.web.connections import OWN_CONNECTIONS
+from board.web.deps import Id, minted, read_form
+from board.web.identity import client_address, cookie_name, unsign
+from board.web.render import ElementIds, Fragments
+
+MAX_VOTE_BODY = 4096
+"""A vote form is a few dozen bytes; anything much larger is not a vote."""
+VOTE_SCOPES = {"similar": "similar"}
+"""Where else on a page an answer's vote buttons may be: their copy keeps ids of its own."""
+CSRF_COOKIE = "csrftoken"
+CSRF_HEADER = b"x-csrftoken"
+_WANTED = {b"hx-request", CSRF_HEADER, b"content-type", b"content-length"}
+
+
+class VoteController(Controller):
+    @post(
+        "/e/{slug:str}/answers/{answer_id:int}/vote",
+        name="vote",
+        opt={OWN_CONNECTIONS: True, "exclude_from_csrf": True},
+    )
+    async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
+        """Cast, change or withdraw a vote: the widget's fragment for htmx, a 303 back to the answer without."""
+        ctx: BoardContext = request.app.state.board
+        votes: VoteWriter = request.app.state.votes
+        sent = {name: value for name, value in request.scope["headers"] if name in _WANTED}
+        form = await _form(request, sent)
+        cookies = request.cookies
+        submitted = sent[CSRF_HEADER].decode("latin-1") if CSRF_HEADER in sent else form.get("_csrf_token")
+        if not _csrf_matches(ctx.settings.secret_key, submitted, cookies.get(CSRF_COOKIE)):
+            raise PermissionDeniedException("CSRF token verification failed")
+        value = parse_value(form.get("value"))
+        found = unsign(ctx.settings.secret_key, cookies.get(cookie_name(slug)))
+        new_cookies: list[Cookie] = []
+        address = client_address(request, ctx.settings.trusted_proxies)
+        if found is None:
+            event = await events.get_event(ctx, slug)
+            participant_id, new_cookies = minted(ctx, event)
+            event_id = event.id
+        else:
+            event_id, participant_id = found
+        try:
+            outcome = await votes.cast(slug, event_id, answer_id, participant_id, value, address)
+        except Forgotten:
+            event = await events.get_event(ctx, slug)
+            participant_id, new_cookies = minted(ctx, event)
+            outcome = await votes.cast(slug, event.id, answer_id, participant_id, value, address)
+        response: Response[Any]
+        if sent.get(b"hx-request") != b"true":
+            response = Redirect(
+                f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}", status_code=303
+            )
+        else:
+            fragments: Fragments = request.app.state.fragments
+            widget = fragments.vote_widget(
+                slug,
+                answer_id,
+                outcome.agree,
+                outcome.disagree,
+                outcome.value,
+                outcome.voting == "upvote",
+                True,
+                VOTE_SCOPES.get(form.get("scope", ""), ""),
+            )
+            response = Response(widget, media_type=MediaType.HTML, status_code=200)
+        for cookie in new_cookies:
+            response.set_cookie(cookie)
+        return response
+
+
+async def _form(request: Request, sent: dict[bytes, bytes]) -> dict[str, str]:
+    """The form's fields (the first of each name), read straight from the ASGI messages."""
+    if not sent.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
+        return await read_form(request)
+    declared = sent.get(b"content-length", b"0")
+    if declared.isdigit() and int(declared) > MAX_VOTE_BODY:
+        raise ClientException("Formulaire trop long.", status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise ClientException("La requête a été interrompue.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_VOTE_BODY:
+            raise ClientException("Formulaire trop long.", status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    try:
+        text = b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("Le formulaire doit être encodé en UTF-8.") from None
+    fields: dict[str, str] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        fields.setdefault(key, value)
+    return fields
+
+
+def _csrf_matches(secret: str, submitted: str | None, cookie: str | None) -> bool:
+    """Litestar's rule: both tokens signed by the secret, with the same random part; then they are equal."""
+    return bool(submitted and cookie and hmac.compare_digest(submitted, cookie) and _signed(secret, cookie))
+
+
+@lru_cache(maxsize=8192)
+def _signed(secret: str, token: str) -> bool:
+    """Whether a CSRF token carries the secret's signature; a browser sends the same one with every vote."""
+    random_part, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+    return hmac.compare_digest(signature, generate_csrf_hash(random_part, secret))

@@ -1,0 +1,95 @@
+"""The vote route reads its own request: CSRF as strict as everywhere else, a vote-sized body, one widget."""
+
+import pytest
+
+from board.web import i18n
+from tests.conftest import SLUG, Board
+from tests.test_votes import post_answer, vote_rows
+
+
+async def test_a_vote_carries_its_token_in_the_header_or_in_the_form(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    by_header = await phone.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "1"}, htmx=True)
+    assert by_header.status_code == 200
+    by_form = await phone.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "-1"})
+    assert by_form.status_code == 303
+    assert [v for _, v in await vote_rows(board, answer_id)] == [-1]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda token: token[:-1] + ("0" if token[-1] != "0" else "1"), id="forged signature"),
+        pytest.param(lambda token: "0" * 64 + token[64:], id="another random part"),
+        pytest.param(lambda token: "", id="empty"),
+        pytest.param(lambda token: token + "\x00", id="NUL byte"),
+    ],
+)
+async def test_a_vote_with_a_token_that_does_not_match_its_cookie_is_403(board: Board, tamper: object) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    phone.csrf = tamper(phone.csrf)  # type: ignore[operator]
+    for htmx in (True, False):
+        response = await phone.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "1"}, htmx=htmx)
+        assert response.status_code == 403
+    assert await vote_rows(board, answer_id) == []
+
+
+async def test_a_cookie_signed_by_another_secret_is_refused_even_when_the_token_repeats_it(board: Board) -> None:
+    from litestar.middleware.csrf import generate_csrf_token
+
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    forged = generate_csrf_token("not the board's secret")
+    phone.http.cookies.set("csrftoken", forged)
+    phone.csrf = forged
+    response = await phone.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "1"}, htmx=True)
+    assert response.status_code == 403
+    assert await vote_rows(board, answer_id) == []
+
+
+async def test_a_body_larger_than_a_vote_is_413_and_a_body_not_in_utf8_is_refused(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    headers = {"HX-Request": "true", "x-csrftoken": phone.csrf, "content-type": "application/x-www-form-urlencoded"}
+    large = await phone.http.post(
+        f"/e/{SLUG}/answers/{answer_id}/vote", content=b"value=1&pad=" + b"x" * 10_000, headers=headers
+    )
+    assert large.status_code == 413
+    latin1 = await phone.http.post(
+        f"/e/{SLUG}/answers/{answer_id}/vote", content="value=1&scope=é".encode("latin-1"), headers=headers
+    )
+    assert latin1.status_code == 422
+    assert await vote_rows(board, answer_id) == []
+    ok = await phone.http.post(f"/e/{SLUG}/answers/{answer_id}/vote", content=b"value=1", headers=headers)
+    assert ok.status_code == 200
+
+
+async def test_the_first_value_of_a_repeated_field_counts(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    headers = {"HX-Request": "true", "x-csrftoken": phone.csrf, "content-type": "application/x-www-form-urlencoded"}
+    response = await phone.http.post(
+        f"/e/{SLUG}/answers/{answer_id}/vote", content=b"value=-1&value=1", headers=headers
+    )
+    assert response.status_code == 200
+    assert [v for _, v in await vote_rows(board, answer_id)] == [-1]
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+async def test_the_vote_widget_answering_a_vote_is_the_one_its_template_draws(board: Board, language: str) -> None:
+    fragments = board.app.state.fragments
+    token = i18n._current.set(language)
+    try:
+        for args in [
+            (SLUG, 12, 3, 4, 1, False, True, ""),
+            (SLUG, 7, 0, 0, 0, True, True, "similar"),
+            ("autre-evenement", 99999, 120, 3, -1, False, False, ""),
+            (SLUG, 5, 1, 0, 0, True, False, "similar"),
+        ]:
+            drawn = fragments.macro("components/vote_widget.html", "vote_widget", *args)
+            assert fragments.vote_widget(*args) == drawn
+            assert fragments.vote_widget(*args) == drawn
+    finally:
+        i18n._current.reset(token)
