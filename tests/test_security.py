@@ -50,4 +50,6 @@ async def test_new_participants_are_limited_per_address_behind_a_trusted_proxy(t
         assert codes[:3] == [303, 303, 303] and codes[3] == 429
         elsewhere = {"x-forwarded-for": "198.51.100.2"}
         fields = {"body": "Une réponse venue d'ailleurs.", "_csrf_token": phones[5].csrf}
-        assert (await phones[5].http.post(f"{thread}/answers", data=fields, headers=elsewhere)).status_code == 303
+        assert (
+            await phones[5].http.post(f"{thread}/answers", data=fields, headers=elsewhere)
+        ).status_code == 303

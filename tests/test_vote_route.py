@@ -26,7 +26,9 @@ async def test_a_vote_carries_its_token_in_the_header_or_in_the_form(board: Boar
         pytest.param(lambda token: token + "\x00", id="NUL byte"),
     ],
 )
-async def test_a_vote_with_a_token_that_does_not_match_its_cookie_is_403(board: Board, tamper: object) -> None:
+async def test_a_vote_with_a_token_that_does_not_match_its_cookie_is_403(
+    board: Board, tamper: object
+) -> None:
     thread_id, answer_id = await post_answer(board)
     phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
     phone.csrf = tamper(phone.csrf)  # type: ignore[operator]
@@ -36,7 +38,9 @@ async def test_a_vote_with_a_token_that_does_not_match_its_cookie_is_403(board: 
     assert await vote_rows(board, answer_id) == []
 
 
-async def test_a_cookie_signed_by_another_secret_is_refused_even_when_the_token_repeats_it(board: Board) -> None:
+async def test_a_cookie_signed_by_another_secret_is_refused_even_when_the_token_repeats_it(
+    board: Board,
+) -> None:
     from litestar.middleware.csrf import generate_csrf_token
 
     thread_id, answer_id = await post_answer(board)
@@ -52,7 +56,11 @@ async def test_a_cookie_signed_by_another_secret_is_refused_even_when_the_token_
 async def test_a_body_larger_than_a_vote_is_413_and_a_body_not_in_utf8_is_refused(board: Board) -> None:
     thread_id, answer_id = await post_answer(board)
     phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
-    headers = {"HX-Request": "true", "x-csrftoken": phone.csrf, "content-type": "application/x-www-form-urlencoded"}
+    headers = {
+        "HX-Request": "true",
+        "x-csrftoken": phone.csrf,
+        "content-type": "application/x-www-form-urlencoded",
+    }
     large = await phone.http.post(
         f"/e/{SLUG}/answers/{answer_id}/vote", content=b"value=1&pad=" + b"x" * 10_000, headers=headers
     )
@@ -69,7 +77,11 @@ async def test_a_body_larger_than_a_vote_is_413_and_a_body_not_in_utf8_is_refuse
 async def test_the_first_value_of_a_repeated_field_counts(board: Board) -> None:
     thread_id, answer_id = await post_answer(board)
     phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
-    headers = {"HX-Request": "true", "x-csrftoken": phone.csrf, "content-type": "application/x-www-form-urlencoded"}
+    headers = {
+        "HX-Request": "true",
+        "x-csrftoken": phone.csrf,
+        "content-type": "application/x-www-form-urlencoded",
+    }
     response = await phone.http.post(
         f"/e/{SLUG}/answers/{answer_id}/vote", content=b"value=-1&value=1", headers=headers
     )
@@ -78,7 +90,9 @@ async def test_the_first_value_of_a_repeated_field_counts(board: Board) -> None:
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
-async def test_the_vote_widget_answering_a_vote_is_the_one_its_template_draws(board: Board, language: str) -> None:
+async def test_the_vote_widget_answering_a_vote_is_the_one_its_template_draws(
+    board: Board, language: str
+) -> None:
     fragments = board.app.state.fragments
     token = i18n._current.set(language)
     try:
