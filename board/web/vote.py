@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 from functools import lru_cache
-from typing import Any
 from urllib.parse import parse_qsl
 
 from litestar import Controller, MediaType, Request, post
@@ -20,7 +19,7 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import ClientException, PermissionDeniedException
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from litestar.params import FromPath
-from litestar.response import Redirect, Response
+from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from board.domain import events
@@ -39,7 +38,7 @@ VOTE_SCOPES = {"similar": "similar"}
 """Where else on a page an answer's vote buttons may be: their copy keeps ids of its own."""
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = b"x-csrftoken"
-_WANTED = {b"hx-request", CSRF_HEADER, b"content-type", b"content-length"}
+_WANTED = {b"hx-request", CSRF_HEADER, b"content-type", b"content-length", b"cookie"}
 
 
 class VoteController(Controller):
@@ -48,13 +47,13 @@ class VoteController(Controller):
         name="vote",
         opt={OWN_CONNECTIONS: True, "exclude_from_csrf": True},
     )
-    async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> Response[Any]:
+    async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> ASGIResponse:
         """Cast, change or withdraw a vote: the widget's fragment for htmx, a 303 back to the answer without."""
         ctx: BoardContext = request.app.state.board
         votes: VoteWriter = request.app.state.votes
         sent = {name: value for name, value in request.scope["headers"] if name in _WANTED}
         form = await _form(request, sent)
-        cookies = request.cookies
+        cookies = _cookies(sent.get(b"cookie", b""))
         submitted = sent[CSRF_HEADER].decode("latin-1") if CSRF_HEADER in sent else form.get("_csrf_token")
         if not _csrf_matches(ctx.settings.secret_key, submitted, cookies.get(CSRF_COOKIE)):
             raise PermissionDeniedException("CSRF token verification failed")
@@ -74,27 +73,23 @@ class VoteController(Controller):
             event = await events.get_event(ctx, slug)
             participant_id, new_cookies = minted(ctx, event)
             outcome = await votes.cast(slug, event.id, answer_id, participant_id, value, address)
-        response: Response[Any]
         if sent.get(b"hx-request") != b"true":
-            response = Redirect(
-                f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}", status_code=303
+            back = f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}"
+            return ASGIResponse(
+                status_code=303, headers={"location": back}, cookies=new_cookies, media_type="text/plain"
             )
-        else:
-            fragments: Fragments = request.app.state.fragments
-            widget = fragments.vote_widget(
-                slug,
-                answer_id,
-                outcome.agree,
-                outcome.disagree,
-                outcome.value,
-                outcome.voting == "upvote",
-                True,
-                VOTE_SCOPES.get(form.get("scope", ""), ""),
-            )
-            response = Response(widget, media_type=MediaType.HTML, status_code=200)
-        for cookie in new_cookies:
-            response.set_cookie(cookie)
-        return response
+        fragments: Fragments = request.app.state.fragments
+        widget = fragments.vote_widget(
+            slug,
+            answer_id,
+            outcome.agree,
+            outcome.disagree,
+            outcome.value,
+            outcome.voting == "upvote",
+            True,
+            VOTE_SCOPES.get(form.get("scope", ""), ""),
+        )
+        return ASGIResponse(body=widget, media_type=MediaType.HTML, cookies=new_cookies)
 
 
 async def _form(request: Request, sent: dict[bytes, bytes]) -> dict[str, str]:
@@ -125,6 +120,15 @@ async def _form(request: Request, sent: dict[bytes, bytes]) -> dict[str, str]:
     for key, value in parse_qsl(text, keep_blank_values=True):
         fields.setdefault(key, value)
     return fields
+
+
+def _cookies(raw: bytes) -> dict[str, str]:
+    """The request's cookies by name (the first of each): the board's own are plain tokens, never quoted."""
+    found: dict[str, str] = {}
+    for part in raw.decode("latin-1").split(";"):
+        name, _, value = part.partition("=")
+        found.setdefault(name.strip(), value.strip())
+    return found
 
 
 def _csrf_matches(secret: str, submitted: str | None, cookie: str | None) -> bool:
