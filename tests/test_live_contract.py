@@ -9,6 +9,7 @@ import pytest
 
 from board.live import Live, build_live
 from board.live.counters import ThreadCounts
+from board.live.limits import Admission, Entry
 from board.live.messages import Counts, NewAnswer, Ping, Status, decode, encode
 from tests.conftest import REDIS_URL, drop_redis_prefix
 
@@ -95,11 +96,34 @@ async def test_rate_limits_count_hits_and_tell_when_to_retry(live: Live) -> None
     assert await live.limits.retry_after("answer", "someone-else") is None
 
 
-async def test_rate_limits_count_many_hits_at_once_like_single_hits(live: Live) -> None:
-    key, other = uuid.uuid4().hex, uuid.uuid4().hex
-    assert await live.limits.hit_many("answer", [key, key, key, other]) == [True, True, False, True]
-    assert not await live.limits.hit("answer", key)
-    assert await live.limits.retry_after("answer", key) is not None
-    assert await live.limits.hit("answer", other)
-    assert await live.limits.retry_after("answer", other) is not None
-    assert await live.limits.hit_many("answer", []) == []
+async def test_a_batch_is_admitted_in_one_call_as_single_hits_would_admit_it(live: Live) -> None:
+    """Votes (3 a minute) after arrivals (join: 100 a minute, but this address has 99 already)."""
+    crowded, elsewhere = f"203.0.113.{uuid.uuid4().int % 250}", uuid.uuid4().hex
+    for _ in range(99):
+        assert await live.limits.hit("join", crowded)
+    ann, bob, eve, zoe = (uuid.uuid4().hex for _ in range(4))
+    entries = [
+        Entry(ann, ann, crowded),
+        Entry(ann, ann),
+        Entry(bob, bob, crowded),
+        Entry(ann, ann),
+        Entry(ann, ann),
+        Entry(bob, bob),
+        Entry(eve, eve, elsewhere),
+        Entry(zoe, zoe),
+    ]
+    assert await live.limits.admit(entries, "join", "vote") == [
+        Admission.IN,
+        Admission.IN,
+        Admission.TURNED_AWAY,
+        Admission.IN,
+        Admission.TOO_FAST,
+        Admission.TURNED_AWAY,
+        Admission.IN,
+        Admission.IN,
+    ]
+    assert await live.limits.retry_after("vote", ann) is not None
+    assert await live.limits.retry_after("vote", bob) is None, "a newcomer turned away has cast nothing"
+    assert await live.limits.retry_after("join", crowded) is not None
+    assert await live.limits.hit("vote", bob)
+    assert await live.limits.admit([], "join", "vote") == []

@@ -31,12 +31,14 @@ from board.domain.newcomers import FORGOTTEN, Forgotten, forgotten, insert_new
 from board.domain.tally import AnswerCounts, count_event_participants, count_locked_threads, lock_event
 from board.live.channels import event_channel, thread_channel
 from board.live.counters import ThreadCounts
+from board.live.limits import Admission, Entry
 from board.live.messages import Counts
 from board.models import Answer, AnswerStatus, Event, Participant, Thread, ThreadStatus, Vote, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+CROWDED = "Trop de nouvelles connexions depuis ce réseau : réessayez dans un instant."
 OTHER_EVENT = "Votre identifiant de participation vaut pour un autre événement : rouvrez la page de celui-ci."
 
 
@@ -214,27 +216,26 @@ class VoteWriter:
         return None
 
     async def _over_limit(self, changing: list[_Request], people: dict[str, _Voter]) -> list[_Request]:
-        """Count the votes that change something, all at once; refuse those past the limit."""
-        limits = self.ctx.live.limits
-        fresh = list({r.participant_id: r for r in changing if r.participant_id not in people}.values())
-        if fresh:
-            welcome = await limits.hit_many("join", [r.address for r in fresh])
-            barred = {r.participant_id for r, ok in zip(fresh, welcome, strict=True) if not ok}
-            if barred:
-                turned = [r for r in changing if r.participant_id in barred]
-                for request in turned:
-                    request.future.set_exception(
-                        TooFast(
-                            "Trop de nouvelles connexions depuis ce réseau : réessayez dans un instant.", 60
-                        )
-                    )
-                changing = [r for r in changing if r.participant_id not in barred]
-                return turned + await self._over_limit(changing, people)
-        allowed = await limits.hit_many("vote", [r.participant_id for r in changing])
-        refused = [r for r, ok in zip(changing, allowed, strict=True) if not ok]
-        for request in refused:
-            wait = await limits.retry_after("vote", request.participant_id) or 60
-            request.future.set_exception(TooFast("Vous votez très vite : réessayez dans {wait} s.", wait))
+        """Count the votes that change something, and each newcomer's arrival, in one Redis call;
+        refuse those past a limit. A newcomer turned away casts none of the batch's votes."""
+        arrived: set[str] = set()
+        entries = []
+        for r in changing:
+            fresh = r.participant_id not in people and r.participant_id not in arrived
+            if fresh:
+                arrived.add(r.participant_id)
+            entries.append(Entry(r.participant_id, r.participant_id, r.address if fresh else None))
+        verdicts = await self.ctx.live.limits.admit(entries, "join", "vote")
+        refused = []
+        for request, verdict in zip(changing, verdicts, strict=True):
+            if verdict == Admission.TURNED_AWAY:
+                request.future.set_exception(TooFast(CROWDED, 60))
+            elif verdict == Admission.TOO_FAST:
+                wait = await self.ctx.live.limits.retry_after("vote", request.participant_id) or 60
+                request.future.set_exception(TooFast("Vous votez très vite : réessayez dans {wait} s.", wait))
+            else:
+                continue
+            refused.append(request)
         return refused
 
     def _announce_people(self, accepted: list[_Request], people: dict[int, int]) -> None:

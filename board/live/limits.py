@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import cast
 
 from limits import RateLimitItem, parse
@@ -22,13 +23,28 @@ from board.live.breaker import Breaker
 log = logging.getLogger(__name__)
 
 
+class Admission(IntEnum):
+    IN = 0
+    TOO_FAST = 1
+    TURNED_AWAY = 2
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One use to count: `key` under the second rule, after `first_key` (if any) under the first."""
+
+    group: str
+    key: str
+    first_key: str | None = None
+
+
 class RateLimits:
     def __init__(self, storage: Storage, rules: dict[str, str], breaker: Breaker | None = None) -> None:
         self.storage = storage
         self.breaker = breaker or Breaker()
         self.limiter = MovingWindowRateLimiter(storage)
         self.rules: dict[str, RateLimitItem] = {kind: parse(rule) for kind, rule in rules.items()}
-        self._acquire_many: AsyncScript | None = None
+        self._admit: AsyncScript | None = None
 
     async def retry_after(self, kind: str, key: str) -> int | None:
         """Seconds to wait if `key` has used up `kind`, else None. Counts nothing.
@@ -48,33 +64,53 @@ class RateLimits:
             return None
         return max(1, math.ceil(stats.reset_time - time.time()))
 
-    async def hit_many(self, kind: str, keys: Sequence[str]) -> list[bool]:
-        """Count one use for each key, in one Redis call; False where a limit was already reached.
+    async def admit(self, entries: Sequence[Entry], first: str, then: str) -> list[Admission]:
+        """Count each entry's uses in turn, in one Redis call: `first` for its `first_key` when it has
+        one (a newcomer's address), then `then` for its key (the participant).
 
-        On Redis this runs the limits library's own moving-window script once per key inside a
-        single script call, so a batch of votes costs one round trip.
+        A use refused is not counted, and an entry refused under `first` bars the later entries of its
+        group, uncounted too: a newcomer turned away at the door casts none of their votes.
         """
-        if not keys:
+        if not entries:
             return []
         bridge = getattr(self.storage, "bridge", None)
         if self.breaker.open or not isinstance(bridge, RedispyBridge):
-            return list(await asyncio.gather(*(self.hit(kind, key) for key in keys)))
-        if self._acquire_many is None:
+            return await self._admit_one_by_one(entries, first, then)
+        if self._admit is None:
             client = cast(Redis, bridge.get_connection())
-            self._acquire_many = client.register_script(
-                _each_key(bridge.SCRIPT_ACQUIRE_MOVING_WINDOW.decode())
-            )
-        item = self.rules[kind]
+            self._admit = client.register_script(_admit_script(bridge.SCRIPT_ACQUIRE_MOVING_WINDOW.decode()))
+        head, tail = self.rules[first], self.rules[then]
+        keys: list[str] = []
+        described: list[str | int | float] = [time.time(), head.amount, head.get_expiry(), tail.amount, tail.get_expiry()]
+        for entry in entries:
+            head_position = 0
+            if entry.first_key is not None:
+                keys.append(bridge.prefixed_key(head.key_for(entry.first_key)))
+                head_position = len(keys)
+            keys.append(bridge.prefixed_key(tail.key_for(entry.key)))
+            described += [entry.group, head_position, len(keys)]
         try:
-            acquired = await self._acquire_many(
-                [bridge.prefixed_key(item.key_for(key)) for key in keys],
-                [time.time(), item.amount, item.get_expiry(), 1],
-            )
+            verdicts = await self._admit(keys, described)
         except (RedisError, OSError):
             self.breaker.trip()
             log.warning("rate limits unreachable; uses not counted")
-            return [True] * len(keys)
-        return [bool(flag) for flag in acquired]
+            return [Admission.IN] * len(entries)
+        return [Admission(int(v)) for v in verdicts]
+
+    async def _admit_one_by_one(self, entries: Sequence[Entry], first: str, then: str) -> list[Admission]:
+        barred: set[str] = set()
+        verdicts = []
+        for entry in entries:
+            if entry.group in barred:
+                verdicts.append(Admission.TURNED_AWAY)
+            elif entry.first_key is not None and not await self.hit(first, entry.first_key):
+                barred.add(entry.group)
+                verdicts.append(Admission.TURNED_AWAY)
+            elif not await self.hit(then, entry.key):
+                verdicts.append(Admission.TOO_FAST)
+            else:
+                verdicts.append(Admission.IN)
+        return verdicts
 
     async def hit(self, kind: str, key: str) -> bool:
         """Count one use; False if the limit was already reached."""
@@ -98,17 +134,34 @@ class RateLimits:
             log.warning("rate limits unreachable; uses not cleared")
 
 
-def _each_key(script: str) -> str:
-    """A Lua script that runs a one-key limits script on every key it is given, with the same arguments."""
+def _admit_script(script: str) -> str:
+    """A Lua script that admits entries in turn with the limits library's one-key moving-window script.
+
+    ARGV: now, first limit, first expiry, then limit, then expiry, and per entry its group, the
+    position in KEYS of its first key (0: none) and of its key. Returns per entry 0 (in), 1 (too
+    fast under `then`) or 2 (turned away under `first`, or barred with its group).
+    """
     return (
         "local function acquire(KEYS, ARGV)\n"
         f"{script}\n"
         "end\n"
-        "local acquired = {}\n"
-        "for i = 1, #KEYS do\n"
-        "    acquired[i] = acquire({KEYS[i]}, ARGV) and 1 or 0\n"
+        "local now = ARGV[1]\n"
+        "local barred = {}\n"
+        "local verdicts = {}\n"
+        "for i = 6, #ARGV, 3 do\n"
+        "    local group, head, key = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])\n"
+        "    local verdict = 0\n"
+        "    if barred[group] then\n"
+        "        verdict = 2\n"
+        "    elseif head > 0 and not acquire({KEYS[head]}, {now, ARGV[2], ARGV[3], 1}) then\n"
+        "        barred[group] = true\n"
+        "        verdict = 2\n"
+        "    elseif not acquire({KEYS[key]}, {now, ARGV[4], ARGV[5], 1}) then\n"
+        "        verdict = 1\n"
+        "    end\n"
+        "    verdicts[#verdicts + 1] = verdict\n"
         "end\n"
-        "return acquired\n"
+        "return verdicts\n"
     )
 
 
