@@ -127,3 +127,18 @@ async def test_a_batch_is_admitted_in_one_call_as_single_hits_would_admit_it(liv
     assert await live.limits.retry_after("join", crowded) is not None
     assert await live.limits.hit("vote", bob)
     assert await live.limits.admit([], "join", "vote") == []
+
+
+async def test_thread_counts_stored_late_never_replace_newer_ones(live: Live) -> None:
+    """Writers store after they commit: the counts counted last win, whichever store lands last."""
+    thread = uuid.uuid4().int % 1_000_000
+    newer, older = ThreadCounts(5, 0, 40, version=2_000), ThreadCounts(5, 0, 39, version=1_000)
+    await live.counters.set_threads({thread: newer})
+    await live.counters.set_threads({thread: older})
+    assert await live.counters.get_threads([thread]) == {thread: ThreadCounts(5, 0, 40)}
+    await live.counters.set_threads({thread: ThreadCounts(6, 0, 41, version=3_000)})
+    assert await live.counters.get_threads([thread]) == {thread: ThreadCounts(6, 0, 41)}
+    await live.counters.set_threads({thread: ThreadCounts(0, 0, 0)})
+    assert await live.counters.get_threads([thread]) == {thread: ThreadCounts(0, 0, 0)}, (
+        "unstamped counts replace any"
+    )

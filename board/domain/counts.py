@@ -50,8 +50,8 @@ async def publish_participants(ctx: BoardContext, event_id: int, count: int) -> 
 async def store_threads(ctx: BoardContext, threads: dict[int, ThreadCounts]) -> bool:
     """Write threads' counts to the live counters; False, and marked for repair, if unreachable.
 
-    Callers write inside the transaction that counted, while the threads are locked, so that the
-    live counters follow the order of the commits.
+    Counts from `count_locked_threads` carry the time they were counted: stored after the commit,
+    in whatever order writers get there, the counters keep the newest.
     """
     return await ctx.repairs.attempt(ctx.live.counters.set_threads(threads), threads, "thread counts")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
@@ -112,9 +113,24 @@ def lock_threads(conn: Connection, thread_ids: Iterable[int]) -> None:
 
 
 def count_locked_threads(conn: Connection, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
-    """The threads' counts, exact until the transaction commits: `count_threads` under `lock_threads`."""
+    """The threads' counts, exact until the transaction commits: `count_threads` under `lock_threads`,
+    stamped with the time they were counted, so that a later writer's counts replace them and not
+    the reverse, whenever each stores them."""
     lock_threads(conn, thread_ids)
-    return count_threads(conn, thread_ids)
+    version = _clock_us(conn)
+    return {t: replace(c, version=version) for t, c in count_threads(conn, thread_ids).items()}
+
+
+_CLOCK_US = text("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)")
+
+
+def _clock_us(conn: Connection) -> int:
+    """Now, in microseconds: the server's clock on PostgreSQL (workers may run on several machines);
+    this machine's on SQLite, whose file every worker shares on one machine. Read once the locks are
+    held, so that a transaction that waited for another's locks reads a later time."""
+    if conn.dialect.name == "postgresql":
+        return int(conn.execute(_CLOCK_US).scalar_one())
+    return time.time_ns() // 1000
 
 
 _LOCK_EVENT = select(Event.id).where(col(Event.id) == bindparam("event")).with_for_update(key_share=True)

@@ -3,8 +3,10 @@
 Each request awaits its batch, so a vote is durable in SQL before the response. A batch is one
 transaction of two steps, each run in one go: read the answers (locked on PostgreSQL), the voters
 and their votes; then write the rows that change and the answers' counts. Between the two, the
-votes that change something are counted against the rate limit in one Redis round trip. The
-absolute counts then go to the live counters in one pipeline, and one message per thread is published.
+votes that change something, and the newcomers they bring, are admitted by the rate limits in one
+Redis call. Once the batch commits, each request gets its answer; then the threads' absolute counts
+(stamped with the time they were counted, so that an older batch's store never replaces a newer
+one's) go to the live counters in one call, and one message per thread is published.
 """
 
 from __future__ import annotations
@@ -122,45 +124,27 @@ class VoteWriter:
                         request.future.set_exception(exc)
 
     async def _commit(self, batch: list[_Request]) -> None:
-        stored = False
-        try:
-            async with self.ctx.db.write_steps() as step:
-                found = await step(
-                    _read,
-                    sorted({r.answer_id for r in batch}),
-                    sorted({r.participant_id for r in batch}),
-                    lock=not self.ctx.db.is_sqlite,
-                )
-                accepted = self._accept(batch, found)
+        async with self.ctx.db.write_steps() as step:
+            found = await step(
+                _read,
+                sorted({r.answer_id for r in batch}),
+                sorted({r.participant_id for r in batch}),
+                lock=not self.ctx.db.is_sqlite,
+            )
+            accepted = self._accept(batch, found)
+            state, changed = _simulate(found.before, accepted)
+            refused = await self._over_limit(
+                [r for r, c in zip(accepted, changed, strict=True) if c], found.people
+            )
+            if refused:
+                accepted = [r for r in accepted if r not in refused]
                 state, changed = _simulate(found.before, accepted)
-                refused = await self._over_limit(
-                    [r for r, c in zip(accepted, changed, strict=True) if c], found.people
-                )
-                if refused:
-                    accepted = [r for r in accepted if r not in refused]
-                    state, changed = _simulate(found.before, accepted)
-                plan = _plan(found, accepted, state)
-                totals, people = await step(_write, plan) if plan.writes else ({}, {})
-                counts = {
-                    a: AnswerCounts(
-                        found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1]
-                    )
-                    for a in plan.deltas
-                }
-                moved = {a: counts[a] for a, d in plan.deltas.items() if d != (0, 0)}
-                by_thread = _by_thread(moved, {a: found.answers[a].thread_id for a in moved})
-                if totals:
-                    stored = await store_threads(self.ctx, totals)
-                for event_id, count in people.items():
-                    await publish_participants(self.ctx, event_id, count)
-        except BaseException:
-            if stored:
-                self.ctx.repairs.mark(totals)
-            raise
-        if totals:
-            self._announce(accepted, by_thread, totals)
-        if people:
-            self._announce_people(accepted, people)
+            plan = _plan(found, accepted, state)
+            totals, people = await step(_write, plan) if plan.writes else ({}, {})
+        counts = {
+            a: AnswerCounts(found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1])
+            for a in plan.deltas
+        }
         for request, change in zip(accepted, changed, strict=True):
             c = counts[request.answer_id]
             if not request.future.done():
@@ -175,6 +159,16 @@ class VoteWriter:
                         request.voting,
                     )
                 )
+        if totals:
+            await store_threads(self.ctx, totals)
+            moved = {a: counts[a] for a, d in plan.deltas.items() if d != (0, 0)}
+            self._announce(
+                accepted, _by_thread(moved, {a: found.answers[a].thread_id for a in moved}), totals
+            )
+        for event_id, count in people.items():
+            await publish_participants(self.ctx, event_id, count)
+        if people:
+            self._announce_people(accepted, people)
 
     def _accept(self, batch: list[_Request], found: _Found) -> list[_Request]:
         """The requests that may proceed; the others get their error now."""

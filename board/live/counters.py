@@ -1,14 +1,16 @@
 """Live counters: absolute counts per thread and event, in Redis or in process memory.
 
 Writers always store absolute values counted in SQL, never deltas, so a counter can be rebuilt at
-any time and can never drift from the database.
+any time and can never drift from the database. A thread's counts carry the time SQL counted them,
+under the thread's lock: a store keeps the newest, so writers may store after they commit, in any
+order, and the counter still ends on the last commit's counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -22,6 +24,12 @@ class ThreadCounts:
     answers: int = 0
     pending: int = 0
     votes: int = 0
+    version: int = field(default=0, compare=False)
+    """When SQL counted them (microseconds, the database's clock); 0 for counts that replace any."""
+
+
+def newer(counts: ThreadCounts, stored: ThreadCounts | None) -> bool:
+    return stored is None or counts.version == 0 or counts.version >= stored.version
 
 
 class Counters(Protocol):
@@ -40,7 +48,9 @@ class MemoryCounters:
         self._participants: dict[int, int] = {}
 
     async def set_threads(self, counts: Mapping[int, ThreadCounts]) -> None:
-        self._threads.update(counts)
+        for thread_id, value in counts.items():
+            if newer(value, self._threads.get(thread_id)):
+                self._threads[thread_id] = value
 
     async def get_threads(self, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
         return {t: self._threads[t] for t in thread_ids if t in self._threads}
@@ -55,8 +65,18 @@ class MemoryCounters:
         return True
 
 
-def _thread_fields(counts: ThreadCounts) -> dict[str | bytes | bytearray | memoryview | int | float, int]:
-    return {"answers": counts.answers, "pending": counts.pending, "votes": counts.votes}
+_SET_NEWER = """
+for i, key in ipairs(KEYS) do
+    local at = 4 * (i - 1)
+    local version = tonumber(ARGV[at + 4])
+    local stored = tonumber(redis.call('HGET', key, 'version') or '0')
+    if version == 0 or version >= stored then
+        redis.call('HSET', key, 'answers', ARGV[at + 1], 'pending', ARGV[at + 2], 'votes', ARGV[at + 3],
+            'version', version)
+    end
+end
+return #KEYS
+"""
 
 
 class RedisCounters:
@@ -66,6 +86,7 @@ class RedisCounters:
         self.redis = redis
         self.prefix = prefix
         self.breaker = breaker or Breaker()
+        self._set_newer = redis.register_script(_SET_NEWER)
 
     @asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:
@@ -83,10 +104,10 @@ class RedisCounters:
     async def set_threads(self, counts: Mapping[int, ThreadCounts]) -> None:
         if not counts:
             return
-        async with self._guard(), self.redis.pipeline(transaction=True) as pipe:
-            for thread_id, value in counts.items():
-                pipe.hset(self._thread_key(thread_id), mapping=_thread_fields(value))
-            await pipe.execute()
+        keys = [self._thread_key(thread_id) for thread_id in counts]
+        values = [n for c in counts.values() for n in (c.answers, c.pending, c.votes, c.version)]
+        async with self._guard():
+            await self._set_newer(keys, values)
 
     async def get_threads(self, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
         ids = list(thread_ids)
@@ -101,7 +122,10 @@ class RedisCounters:
             if raw:
                 values = {k.decode(): int(v) for k, v in raw.items()}
                 result[thread_id] = ThreadCounts(
-                    values.get("answers", 0), values.get("pending", 0), values.get("votes", 0)
+                    values.get("answers", 0),
+                    values.get("pending", 0),
+                    values.get("votes", 0),
+                    values.get("version", 0),
                 )
         return result
 
