@@ -123,11 +123,12 @@ async def _form(request: Request, sent: dict[bytes, bytes]) -> dict[str, str]:
 
 
 def _cookies(raw: bytes) -> dict[str, str]:
-    """The request's cookies by name (the first of each): the board's own are plain tokens, never quoted."""
+    """The request's cookies by name, the last of each as Litestar reads them (so that this route and
+    the pages agree on a cookie sent twice); the board's own are plain tokens, never quoted."""
     found: dict[str, str] = {}
     for part in raw.decode("latin-1").split(";"):
         name, _, value = part.partition("=")
-        found.setdefault(name.strip(), value.strip())
+        found[name.strip()] = value.strip()
     return found
 
 
