@@ -4,7 +4,8 @@ Each request awaits its batch, so a vote is durable in SQL before the response. 
 transaction of two steps, each run in one go: read the answers (locked on PostgreSQL), the voters
 and their votes; then write the rows that change and the answers' counts. Between the two, the
 votes that change something, and the newcomers they bring, are admitted by the rate limits in one
-Redis call. Once the batch commits, each request gets its answer; then the threads' absolute counts
+Redis call; an event that gained people has its new count stored while it is still locked (rare: a
+batch with newcomers). Once the batch commits, each request gets its answer; then the threads' absolute counts
 (stamped with the time they were counted, so that an older batch's store never replaces a newer
 one's) go to the live counters in one call, and one message per thread is published.
 """
@@ -141,6 +142,8 @@ class VoteWriter:
                 state, changed = _simulate(found.before, accepted)
             plan = _plan(found, accepted, state)
             totals, people = await step(_write, plan) if plan.writes else ({}, {})
+            for event_id, count in people.items():
+                await publish_participants(self.ctx, event_id, count)
         counts = {
             a: AnswerCounts(found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1])
             for a in plan.deltas
@@ -165,8 +168,6 @@ class VoteWriter:
             self._announce(
                 accepted, _by_thread(moved, {a: found.answers[a].thread_id for a in moved}), totals
             )
-        for event_id, count in people.items():
-            await publish_participants(self.ctx, event_id, count)
         if people:
             self._announce_people(accepted, people)
 
