@@ -102,6 +102,14 @@ async def test_an_organiser_gives_the_event_its_accent_and_every_screen_wears_it
         assert f'<body style="--brand:{PLUM};"' in (await phone.open(path)).text, path
     screen = (await phone.open(f"/e/{SLUG}/screen")).text
     assert f'style="--accent:{PLUM};--bridge:{PLUM};"' in screen
+    redrawn = await phone.open(f"/e/{SLUG}/screen?block=board", headers={"HX-Request": "true"})
+    assert redrawn.text.startswith("<main") and f"--accent:{PLUM};" in redrawn.text, (
+        "a redraw brings a new accent"
+    )
+    assert (
+        f'<body class="results-page" style="--bridge:{PLUM};">'
+        in (await phone.open(f"/e/{SLUG}/results")).text
+    )
     assert f'accent = "{PLUM}"' in (await admin.open(f"/admin/events/{SLUG}/event.toml")).text
 
     back = await send_form(admin, accent=PLUM, accent_default="1")
@@ -196,6 +204,7 @@ async def test_an_uploaded_logo_is_served_by_the_board_and_shown_on_phones_and_p
     assert img in (await phone.open(f"/e/{SLUG}/t/{(await board.thread_ids())[0]}")).text
     assert img in (await phone.open(f"/e/{SLUG}/screen")).text
     assert img in (await phone.open(f"/e/{SLUG}/screen?show=join")).text
+    assert img in (await phone.open(f"/e/{SLUG}/results")).text
     assert "data:image/png" not in (await phone.open(f"/e/{SLUG}")).text
 
     served = await phone.open(f"/e/{SLUG}/logo?v={version}")
