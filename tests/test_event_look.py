@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
 from pathlib import Path
 
@@ -308,3 +310,20 @@ async def test_logo_routes_refuse_a_nul_in_the_address_and_a_post_without_its_to
     files = {"file": ("logo.png", png(), "image/png")}
     assert (await admin.http.post(f"/admin/events/{SLUG}/logo", files=files)).status_code == 403
     assert (await event_row(board)).logo_version is None
+
+
+async def test_two_organisers_uploading_at_once_leave_one_logo_that_pages_and_file_agree_on(
+    board: Board,
+) -> None:
+    first, second = await admin_on_event(board), await admin_on_event(board)
+    pictures = [png(60, 20, (10, 60, 120)), png(90, 30, (120, 20, 10))]
+    sent = await asyncio.gather(upload(first, pictures[0]), upload(second, pictures[1]))
+    assert [r.status_code for r in sent] == [303, 303]
+    event = await event_row(board)
+    async with board.ctx.db.session() as session:
+        logos = list(await session.exec(select(EventLogo)))
+    assert len(logos) == 1
+    assert logos[0].sha256[:16] == event.logo_version
+    assert hashlib.sha256(logos[0].data).hexdigest() == logos[0].sha256
+    assert (event.logo_width, event.logo_height) == ((60, 20) if logos[0].data == pictures[0] else (90, 30))
+    assert (await actions(board))[-2:] == ["logo-set", "logo-set"]
