@@ -82,7 +82,17 @@ def test_images_are_known_by_their_own_bytes() -> None:
         "width": 200,
         "height": 100,
     }
-    for refused in (b"", b"\x00" * 64, b"GIF89a" + b"\x00" * 40, png(10, 10)[:20], b"\xff\xd8\xff\xe0\x00"):
+    assert read_image(png_header(2048, 10)).width == 2048, "as wide as a logo is allowed"
+    for refused in (
+        png_header(2049, 10),
+        png_header(10, 2049),
+        png_header(0, 10),
+        b"",
+        b"\x00" * 64,
+        b"GIF89a" + b"\x00" * 40,
+        png(10, 10)[:20],
+        b"\xff\xd8\xff\xe0\x00",
+    ):
         with pytest.raises(Invalid):
             read_image(refused)
 

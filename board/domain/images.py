@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from board.domain.errors import Invalid
 
 MOST_BYTES = 256 * 1024
-MOST_SIDE = 4096
+MOST_SIDE = 2048
+"""Far more than a logo needs at 4K (about 200 pixels high), and a bitmap a phone decodes in 16 MB."""
 PNG = b"\x89PNG\r\n\x1a\n"
 NOT_AN_IMAGE = "Ce fichier n'est pas une image PNG, JPEG ou WebP."
 SVG_REFUSED = (
