@@ -124,7 +124,7 @@ async def test_an_organiser_gives_the_event_its_accent_and_every_screen_wears_it
     )
     assert f'accent = "{PLUM}"' in (await admin.open(f"/admin/events/{SLUG}/event.toml")).text
 
-    back = await send_form(admin, accent=PLUM, accent_default="1")
+    back = await send_form(admin, accent=PLUM, accent_shown=PLUM, accent_default="1")
     assert back.status_code == 303
     assert (await event_row(board)).accent == ""
     assert "--brand" not in (await phone.open(f"/e/{SLUG}")).text
@@ -337,3 +337,18 @@ async def test_two_organisers_uploading_at_once_leave_one_logo_that_pages_and_fi
     assert hashlib.sha256(logos[0].data).hexdigest() == logos[0].sha256
     assert (event.logo_width, event.logo_height) == ((60, 20) if logos[0].data == pictures[0] else (90, 30))
     assert (await actions(board))[-2:] == ["logo-set", "logo-set"]
+
+
+async def test_without_script_a_moved_picker_wins_over_the_box_left_ticked(board: Board) -> None:
+    admin = await admin_on_event(board)
+    page = (await admin.open(f"/admin/events/{SLUG}")).text
+    assert 'name="accent_shown" value="#1f4fd6"' in page
+    moved = await send_form(admin, accent=PLUM, accent_shown="#1f4fd6", accent_default="1")
+    assert moved.status_code == 303
+    assert (await event_row(board)).accent == PLUM
+    kept = await send_form(admin, accent="#0b5d1e", accent_shown=PLUM)
+    assert kept.status_code == 303
+    assert (await event_row(board)).accent == "#0b5d1e"
+    untouched = await send_form(admin, accent="#0b5d1e", accent_shown="#0b5d1e", accent_default="1")
+    assert untouched.status_code == 303
+    assert (await event_row(board)).accent == "", "ticking the box alone brings the board's blue back"

@@ -127,9 +127,11 @@ def _values(spec: EventSpec | EventView) -> dict[str, str]:
 
 
 def _posted(form: Mapping[str, str]) -> dict[str, str]:
-    """A colour picker always sends a colour: the box beside it asks for the board's own blue."""
+    """A colour picker always sends a colour: the box beside it asks for the board's own blue, unless the
+    picker was moved from the colour the page showed (without script, nothing unticks the box)."""
     posted = {name: str(form.get(name, "")) for name in FIELDS}
-    if form.get("accent_default"):
+    shown = str(form.get("accent_shown", posted["accent"])).strip().lower()
+    if form.get("accent_default") and posted["accent"].strip().lower() == shown:
         posted["accent"] = ""
     return posted
 
