@@ -38,6 +38,7 @@ from board.web.health import healthz, readyz
 from board.web.i18n import LanguageMiddleware
 from board.web.invitations import InviteController, StaffController
 from board.web.language import switch_language
+from board.web.logo import event_logo
 from board.web.me import MeController
 from board.web.moderation import ModerationController
 from board.web.participant import ParticipantController
@@ -48,7 +49,7 @@ from board.web.stream import StreamController
 from board.web.vote import VoteController
 
 MAX_BODY = 64 * 1024
-UNCOMPRESSED = ["^/healthz$", "/stream$", "/vote$"]
+UNCOMPRESSED = ["^/healthz$", "/stream$", "/vote$", "/logo$"]
 
 
 def build_context(settings: Settings) -> BoardContext:
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ApiController,
             healthz,
             switch_language,
+            event_logo,
             readyz,
             create_static_files_router(
                 path="/static",

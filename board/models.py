@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 DEFAULT_SEGMENTS = ["citoyen", "étudiant", "agent public"]
@@ -72,6 +72,22 @@ class Event(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None)
     responsible: str = Field(default="", max_length=300)
     contact: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    accent: str = Field(default="", max_length=7)
+    """`#rrggbb`, or empty for the board's own blue."""
+    logo_version: str | None = Field(default=None, max_length=16)
+    """What pages need to draw the logo without reading it: its hash (in its URL), width and height."""
+    logo_width: int | None = Field(default=None)
+    logo_height: int | None = Field(default=None)
+
+
+class EventLogo(SQLModel, table=True):
+    """An event's logo as uploaded and checked, served by the board itself (`/e/{slug}/logo`)."""
+
+    event_id: int = Field(foreign_key="event.id", primary_key=True)
+    media_type: str = Field(max_length=20)
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -25,6 +25,7 @@ from board.domain import accounts, events, invitations
 from board.domain.audit import Actor
 from board.models import Answer, AuditEntry, Event, EventRole, Thread
 from tests.conftest import PASSWORD, SLUG, Board, Phone, get_scope
+from tests.pictures import png
 
 ALLOWED = (200, 201, 303)
 ROLES_SWEPT = ("facilitator", "moderator", "admin")
@@ -102,6 +103,9 @@ CASES = [
     Case("POST", "/admin/events/{slug}/invitations", "admin", {"role": "facilitator", "label": "Invitée"}),
     Case("POST", "/admin/events/{slug}/invitations/{invitation_id}/withdraw", "admin"),
     Case("POST", "/admin/events/{slug}/staff/{username}/revoke", "admin"),
+    Case("POST", "/admin/events/{slug}/logo", "admin", upload=png()),
+    Case("GET", "/admin/events/{slug}/logo", "admin"),
+    Case("POST", "/admin/events/{slug}/logo/remove", "admin"),
 ]
 KNOWN = {(case.method, case.path) for case in CASES}
 FACILITATOR_WRITES = [

@@ -476,6 +476,7 @@ async def test_no_serious_accessibility_violation(
     card_id = await post_answer(phone, f"Une réponse pour l'audit d'accessibilité ({language}).")
     await card(phone, card_id).locator("button.agree").tap()
     await expect(card(phone, card_id).locator(".agree .n")).to_have_text("1")
+    await expect(phone.locator(".htmx-request")).to_have_count(0)  # the vote sent: buttons no longer dimmed
     await check(phone, "thread page")
 
     mod = await contexts.page(DESK, **options)

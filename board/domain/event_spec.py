@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from board.domain.answers import has_visible
 from board.domain.errors import InvalidFields
+from board.domain.look import read_accent
 from board.models import DEFAULT_SEGMENTS, EventStatus, ThreadStatus
 
 SLUG = re.compile(r"[a-z0-9-]{3,60}")
@@ -52,6 +53,7 @@ class EventSpec:
     retention_days: int = 180
     responsible: str = ""
     contact: str = ""
+    accent: str = ""
     threads: tuple[ThreadSpec, ...] = ()
 
 
@@ -174,6 +176,9 @@ def read_spec(fields: Mapping[str, object]) -> EventSpec:
     Every problem is reported at once, each under its field's name.
     """
     problems: Problems = {}
+    accent, accent_problem = read_accent(fields.get("accent"))
+    if accent_problem:
+        problems["accent"] = accent_problem
     plain = {name: _plain(name, fields.get(name), problems) for name in LIMITS if name != "description"}
     description = _plain("description", fields.get("description"), problems, multiline=True)
     spec = EventSpec(
@@ -189,6 +194,7 @@ def read_spec(fields: Mapping[str, object]) -> EventSpec:
         retention_days=_retention(fields.get("retention_days"), problems),
         responsible=plain["responsible"],
         contact=plain["contact"],
+        accent=accent,
         threads=_threads(fields.get("prompts", ""), problems),
     )
     if not spec.title and "title" not in problems:

@@ -35,6 +35,7 @@ async def export_toml(ctx: BoardContext, slug: str) -> str:
             "retention_days": event.retention_days,
             "responsible": event.responsible,
             "contact": event.contact,
+            "accent": event.accent,
             "status": event.status,
         },
         "threads": [{"prompt": t.prompt, "status": t.status} for t in threads],

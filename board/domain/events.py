@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from board.domain.context import BoardContext
 from board.domain.errors import NotFound
-from board.domain.views import EventView, ThreadView
+from board.domain.views import EventView, Logo, ThreadView
 from board.models import Event, EventStatus, Thread, ThreadStatus
 
 
@@ -35,7 +35,15 @@ def event_view(event: Event | Row[Any]) -> EventView:
         contact=event.contact,
         created_at=event.created_at,
         code=event.code,
+        accent=event.accent or "",
+        logo=_logo(event),
     )
+
+
+def _logo(event: Event | Row[Any]) -> Logo | None:
+    if not (event.logo_version and event.logo_width and event.logo_height):
+        return None
+    return Logo(event.slug, event.logo_version, event.logo_width, event.logo_height)
 
 
 def thread_view(thread: Thread | Row[Any]) -> ThreadView:

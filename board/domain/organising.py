@@ -49,6 +49,7 @@ def _fill(event: Event, spec: EventSpec) -> None:
     event.retention_days = spec.retention_days
     event.responsible = spec.responsible
     event.contact = spec.contact
+    event.accent = spec.accent
 
 
 async def _slug_taken(session: AsyncSession, slug: str) -> bool:

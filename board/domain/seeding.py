@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from board.domain.context import BoardContext
 from board.domain.join_codes import give_code
+from board.domain.look import read_accent
 from board.models import DEFAULT_SEGMENTS, Event, EventStatus, Thread, ThreadStatus, utcnow
 
 EVENT_FIELDS = (
@@ -49,6 +50,9 @@ def read_seed(path: Path) -> dict[str, Any]:
     retention = event.get("retention_days", 180)
     if not isinstance(retention, int) or isinstance(retention, bool) or retention < 0:
         raise SeedError(f"{path}: retention_days must be a whole number of days, 0 or more")
+    _accent, problem = read_accent(event.get("accent"))
+    if problem:
+        raise SeedError(f"{path}: accent {event.get('accent')!r}: {problem[0].format(**problem[1])}")
     for thread in data.get("threads", []):
         if not str(thread.get("prompt", "")).strip():
             raise SeedError(f"{path}: every [[threads]] entry needs a prompt")
@@ -75,6 +79,7 @@ async def seed_file(ctx: BoardContext, path: Path) -> tuple[str, int]:
                 status=status,
                 retention_days=spec.get("retention_days", 180),
                 closed_at=utcnow() if status in (EventStatus.CLOSED, EventStatus.ARCHIVED) else None,
+                accent=read_accent(spec.get("accent"))[0],
             )
             for key in EVENT_FIELDS:
                 if key in spec:

@@ -10,6 +10,20 @@ from board.models import AnswerStatus, EventStatus, ThreadStatus
 
 
 @dataclass(frozen=True)
+class Logo:
+    """Enough to draw the logo without reading it: its address changes with its content."""
+
+    slug: str
+    version: str
+    width: int
+    height: int
+
+    @property
+    def url(self) -> str:
+        return f"/e/{self.slug}/logo?v={self.version}"
+
+
+@dataclass(frozen=True)
 class EventView:
     id: int
     slug: str
@@ -29,6 +43,8 @@ class EventView:
     responsible: str = ""
     contact: str = ""
     created_at: datetime | None = None
+    accent: str = ""
+    logo: Logo | None = None
 
     @property
     def is_open(self) -> bool:

@@ -185,4 +185,12 @@
       setTimeout(function () { area.textContent = ""; }, 6000);
     }
   });
+
+  // Picking a colour means leaving the board's blue: the box that keeps it is unticked.
+  document.addEventListener("input", function (event) {
+    var picker = event.target;
+    if (!(picker instanceof HTMLInputElement) || picker.type !== "color") return;
+    var keep = picker.form && picker.form.querySelector("[data-accent-default]");
+    if (keep) keep.checked = false;
+  });
 })();

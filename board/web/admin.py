@@ -14,12 +14,14 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
-from board.domain import event_toml, events, organising
+from board.domain import event_toml, events, logos, organising
 from board.domain.accounts import AccountView
 from board.domain.audit import Actor
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, InvalidFields
 from board.domain.event_spec import EventSpec, read_spec
+from board.domain.images import MOST_BYTES, TooLarge
 from board.domain.lifecycle import ARCHIVED, STATUSES
+from board.domain.look import DEFAULT_ACCENT
 from board.domain.organising import EventOverview
 from board.domain.views import EventView
 from board.web.deps import Ctx, read_form
@@ -39,9 +41,12 @@ FIELDS = (
     "retention_days",
     "responsible",
     "contact",
+    "accent",
     "prompts",
 )
 BLANK = EventSpec(slug="", title="")
+LOGO_BODY = 4 * MOST_BYTES
+"""Room for an image a little over the limit, so that it gets its message beside the field."""
 
 
 async def requires_account(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -92,6 +97,11 @@ class EventForm:
         return "/admin/events" if self.event is None else f"/admin/events/{self.event.slug}"
 
     @property
+    def accent(self) -> str:
+        """What the colour picker starts from: the event's accent, else the board's blue."""
+        return self.values.get("accent") or DEFAULT_ACCENT
+
+    @property
     def locked(self) -> bool:
         """An archived event is read-only: only its state may change."""
         return self.event is not None and self.event.status == "archived"
@@ -111,12 +121,19 @@ def _values(spec: EventSpec | EventView) -> dict[str, str]:
         "retention_days": str(spec.retention_days),
         "responsible": spec.responsible,
         "contact": spec.contact,
+        "accent": spec.accent,
         "prompts": "",
     }
 
 
 def _posted(form: Mapping[str, str]) -> dict[str, str]:
-    return {name: str(form.get(name, "")) for name in FIELDS}
+    """A colour picker always sends a colour: the box beside it asks for the board's own blue, unless the
+    picker was moved from the colour the page showed (without script, nothing unticks the box)."""
+    posted = {name: str(form.get(name, "")) for name in FIELDS}
+    shown = str(form.get("accent_shown", posted["accent"])).strip().lower()
+    if form.get("accent_default") and posted["accent"].strip().lower() == shown:
+        posted["accent"] = ""
+    return posted
 
 
 def _errors(exc: BoardError, where: str = "slug") -> dict[str, str]:
@@ -212,3 +229,32 @@ class AdminController(Controller):
             status = 409 if isinstance(exc, Conflict) else 422
             return Template("admin/index.html", context={"page": page}, status_code=status)
         return Redirect(f"/admin/events/{event.slug}", status_code=303)
+
+    @post("/events/{slug:str}/logo", name="admin_event_logo", request_max_body_size=LOGO_BODY)
+    async def upload_logo(
+        self, request: Request, ctx: Ctx, account: Account, slug: FromPath[str]
+    ) -> Response[Any]:
+        event = await events.get_event(ctx, slug, public=False)
+        try:
+            upload = (await request.form()).get("file")
+            data = await upload.read() if isinstance(upload, UploadFile) else b""
+            if not data:
+                raise Invalid("Choisissez une image PNG, JPEG ou WebP à envoyer.")
+            await logos.set_logo(ctx, _actor(account), slug, data)
+        except (Invalid, Conflict) as exc:
+            status = 413 if isinstance(exc, TooLarge) else 409 if isinstance(exc, Conflict) else 422
+            form = EventForm(account, _values(event), _errors(exc, "logo"), event, event.status)
+            return _form_page(form, status)
+        return Redirect(f"/admin/events/{slug}#logo", status_code=303)
+
+    @post("/events/{slug:str}/logo/remove", name="admin_event_logo_remove")
+    async def remove_logo(self, ctx: Ctx, account: Account, slug: FromPath[str]) -> Response[Any]:
+        await logos.remove_logo(ctx, _actor(account), slug)
+        return Redirect(f"/admin/events/{slug}#logo", status_code=303)
+
+    @get("/events/{slug:str}/logo", name="admin_event_logo_preview")
+    async def logo_preview(self, ctx: Ctx, slug: FromPath[str]) -> Response[bytes]:
+        """The logo as organisers see it on the event's page, a draft's too (the public address refuses it)."""
+        event = await events.get_event(ctx, slug, public=False)
+        logo = await logos.read_logo(ctx, event)
+        return Response(logo.data, media_type=logo.media_type, headers={"X-Content-Type-Options": "nosniff"})

@@ -33,6 +33,8 @@ SENTENCES = {
     "withdraw": N_("%(who)s a retiré l'invitation de %(label)s (%(role)s)"),
     "join": N_("%(who)s a rejoint l'équipe (%(role)s)"),
     "revoke": N_("%(who)s a retiré son rôle à %(subject)s"),
+    "logo-set": N_("%(who)s a changé le logo de l'événement"),
+    "logo-remove": N_("%(who)s a retiré le logo de l'événement"),
 }
 OTHER = N_("%(who)s : %(action)s %(target)s")
 WITH_REASON = N_("%(sentence)s (%(reason)s)")

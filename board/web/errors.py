@@ -12,6 +12,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.response import Redirect, Template
 from sqlalchemy.exc import DBAPIError
 
@@ -36,6 +37,7 @@ TITLES = {
 }
 NUL_REFUSED = "22021"
 NUL_MESSAGE = N_("La saisie contient un caractère nul (U+0000) : retirez-le puis réessayez.")
+TOO_LARGE_MESSAGE = N_("L'envoi dépasse la taille que cette adresse accepte.")
 CSRF_MESSAGE = N_("Le jeton de sécurité du formulaire manque ou a expiré : rechargez la page puis réessayez.")
 
 
@@ -76,6 +78,8 @@ def http_error(request: Request, exc: HTTPException) -> Response[Any]:
         message = gettext(CSRF_MESSAGE)
     elif isinstance(exc, NotFoundException):
         message = gettext(exc.detail) if exc.detail and exc.detail != "Not Found" else gettext(PAGE_MISSING)
+    elif isinstance(exc, RequestEntityTooLarge):
+        message = gettext(TOO_LARGE_MESSAGE)
     elif isinstance(exc, ValidationException):
         message = gettext("La requête contient une valeur invalide.")
     else:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -66,8 +67,14 @@ def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
 
 
 def translate_template(template: str, params: dict[str, object]) -> str:
-    """A domain message (a French `str.format` template) in the current language."""
-    return catalog(current()).gettext(template).format(**params)
+    """A domain message (a French `str.format` template) in the current language, its decimals written
+    the language's way (« 2,9 », "2.9")."""
+    language = current()
+    shown = {
+        key: format_decimal(value, locale=language) if isinstance(value, float) else value
+        for key, value in params.items()
+    }
+    return catalog(language).gettext(template).format(**shown)
 
 
 def choose(cookie: str | None, accept_language: str | None) -> str:
