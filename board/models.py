@@ -126,6 +126,18 @@ class Vote(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class ImportedPass(SQLModel, table=True):
+    """A pass brought in with an imported conversation: seen, neither agreed nor disagreed.
+
+    The board records no pass itself and no count includes them; only the opinion groups read them, as
+    Pol.is does. They go with their participant or answer (erasure, retention)."""
+
+    answer_id: int = Field(foreign_key="answer.id", primary_key=True, ondelete="CASCADE")
+    participant_id: str = Field(
+        foreign_key="participant.id", primary_key=True, max_length=32, ondelete="CASCADE"
+    )
+
+
 class Account(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=80, unique=True, index=True)

@@ -29,15 +29,15 @@ from board.domain.views import ThreadView
 from board.live import UNREACHABLE
 from board.live.channels import event_channel
 from board.live.messages import Status
-from board.models import Answer, AnswerStatus, Event, Participant, Thread, Vote
+from board.models import WITHHELD, Answer, AnswerStatus, Event, ImportedPass, Participant, Thread, Vote
 
 log = logging.getLogger(__name__)
 
 _ANSWERS = (
-    select(Answer.id)
+    select(Answer.id, Answer.status)
     .where(
         col(Answer.thread_id) == bindparam("thread"),
-        col(Answer.status) == AnswerStatus.PUBLISHED,
+        col(Answer.status).in_([AnswerStatus.PUBLISHED, *WITHHELD]),
         col(Answer.merged_into).is_(None),
     )
     .order_by(col(Answer.id))
@@ -47,7 +47,16 @@ _VOTES = (
     .join(Answer, col(Answer.id) == col(Vote.answer_id))
     .where(
         col(Answer.thread_id) == bindparam("thread"),
-        col(Answer.status) == AnswerStatus.PUBLISHED,
+        col(Answer.status).in_([AnswerStatus.PUBLISHED, *WITHHELD]),
+        col(Answer.merged_into).is_(None),
+    )
+)
+_PASSES = (
+    select(ImportedPass.participant_id, ImportedPass.answer_id)
+    .join(Answer, col(Answer.id) == col(ImportedPass.answer_id))
+    .where(
+        col(Answer.thread_id) == bindparam("thread"),
+        col(Answer.status).in_([AnswerStatus.PUBLISHED, *WITHHELD]),
         col(Answer.merged_into).is_(None),
     )
 )
@@ -71,14 +80,27 @@ async def thread_slug(ctx: BoardContext, thread_id: int) -> str | None:
 _worker_db: dict[tuple[str, str | None], Database] = {}
 
 
-async def _read_votes(db: Database, thread_id: int) -> tuple[list[int], list[tuple[str, int, int]]]:
+@dataclass(frozen=True)
+class ThreadVotes:
+    published: list[int]
+    withheld: list[int]
+    votes: list[tuple[str, int, int]]
+    """Votes and imported passes (value 0), on published and withheld answers."""
+
+
+async def _read_votes(db: Database, thread_id: int) -> ThreadVotes:
     try:
         async with db.connect() as conn:
-            answers = list((await conn.execute(_ANSWERS, {"thread": thread_id})).scalars())
+            statuses = [(a, s) for a, s in await conn.execute(_ANSWERS, {"thread": thread_id})]
+            passes = [(p, a, 0) for p, a in await conn.execute(_PASSES, {"thread": thread_id})]
             votes = [(p, a, v) for p, a, v in await conn.execute(_VOTES, {"thread": thread_id})]
     finally:
         await db.engine.dispose()
-    return answers, votes
+    return ThreadVotes(
+        [a for a, s in statuses if s == AnswerStatus.PUBLISHED],
+        [a for a, s in statuses if s != AnswerStatus.PUBLISHED],
+        passes + votes,
+    )
 
 
 def compute_thread(
@@ -89,8 +111,8 @@ def compute_thread(
     key = (database_url, schema)
     if key not in _worker_db:
         _worker_db[key] = Database(database_url, schema=schema)
-    answers, votes = asyncio.run(_read_votes(_worker_db[key], thread_id))
-    return opinions.compute(votes, answers, state, computed_at)
+    read = asyncio.run(_read_votes(_worker_db[key], thread_id))
+    return opinions.compute(read.votes, read.published, state, computed_at, read.withheld)
 
 
 async def external_ids(ctx: BoardContext, participant_ids: list[str]) -> dict[str, str]:
