@@ -223,6 +223,14 @@ class Retention(SQLModel, table=True):
     applied_at: datetime = Field(default_factory=utcnow)
 
 
+class RetainedOpinions(SQLModel, table=True):
+    """A thread's opinion groups as computed when retention unlinked its votes: the public payload (JSON,
+    no participant id), served from then on since the votes that made it are gone."""
+
+    thread_id: int = Field(foreign_key="thread.id", primary_key=True)
+    payload: str
+
+
 class ForgottenParticipant(SQLModel, table=True):
     """The SHA-256 of an erased participant id, so that a stale cookie never brings it back."""
 

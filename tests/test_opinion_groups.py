@@ -190,3 +190,17 @@ def test_the_number_of_groups_changes_only_once_another_number_has_won_several_t
         previous = grouping.previous()
     assert seen == [3] * (opinions.K_BUFFER - 1) + [2]
     assert decode_state(opinions.encode_state(previous)) is not None
+
+
+def test_two_people_on_the_same_spot_one_grouped_one_not_are_both_on_the_map() -> None:
+    """Same votes on the published answers, but only one also voted on withheld ones: the map still sorts."""
+    five = [(who, a, 1) for who in ("twin-a", "twin-b") for a in range(1, 6)]
+    withheld = [("twin-a", 20, 1), ("twin-a", 21, 1)]
+    matrix = vote_matrix(camps() + five + withheld, range(1, 11), withheld=[20, 21])
+    grouping = find_groups(matrix)
+    a, b = matrix.participants.index("twin-a"), matrix.participants.index("twin-b")
+    assert np.array_equal(grouping.coords[a], grouping.coords[b])
+    assert grouping.grouped[a] and not grouping.grouped[b]
+    dots = describe(matrix, grouping).map
+    assert len(dots) == len(matrix.participants)
+    assert dots == sorted(dots, key=lambda d: (d[0], d[1], -1 if d[2] is None else d[2]))

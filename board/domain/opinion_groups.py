@@ -29,7 +29,17 @@ from board.domain.views import ThreadView
 from board.live import UNREACHABLE
 from board.live.channels import event_channel
 from board.live.messages import Status
-from board.models import WITHHELD, Answer, AnswerStatus, Event, ImportedPass, Participant, Thread, Vote
+from board.models import (
+    WITHHELD,
+    Answer,
+    AnswerStatus,
+    Event,
+    ImportedPass,
+    Participant,
+    RetainedOpinions,
+    Thread,
+    Vote,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +69,16 @@ _PASSES = (
         col(Answer.status).in_([AnswerStatus.PUBLISHED, *WITHHELD]),
         col(Answer.merged_into).is_(None),
     )
+)
+_RETAINED = select(RetainedOpinions.payload).where(col(RetainedOpinions.thread_id) == bindparam("thread"))
+_VOTED_THREADS = (
+    select(Answer.thread_id)
+    .join(Thread, col(Thread.id) == col(Answer.thread_id))
+    .where(
+        col(Thread.event_id) == bindparam("event"),
+        select(Vote.answer_id).where(Vote.answer_id == Answer.id).exists(),
+    )
+    .distinct()
 )
 _SLUG = (
     select(Event.slug)
@@ -113,6 +133,13 @@ def compute_thread(
         _worker_db[key] = Database(database_url, schema=schema)
     read = asyncio.run(_read_votes(_worker_db[key], thread_id))
     return opinions.compute(read.votes, read.published, state, computed_at, read.withheld)
+
+
+async def retained(ctx: BoardContext, thread_id: int) -> bytes | None:
+    """The groups retention kept for the thread, served as they are since the votes that made them are gone."""
+    async with ctx.db.connect() as conn:
+        payload: str | None = (await conn.execute(_RETAINED, {"thread": thread_id})).scalar()
+    return None if payload is None else payload.encode()
 
 
 async def external_ids(ctx: BoardContext, participant_ids: list[str]) -> dict[str, str]:
@@ -181,6 +208,17 @@ class OpinionGroups:
         except UNREACHABLE:
             return True
 
+    async def _compute(self, thread_id: int, state: bytes | None) -> tuple[bytes, bytes, dict[str, int]]:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor(),
+            compute_thread,
+            self.ctx.db.url,
+            self.ctx.settings.database_schema,
+            thread_id,
+            state,
+            _now(),
+        )
+
     async def refresh(self, thread_id: int, version: str) -> bytes | None:
         """Recompute one thread now, store the result for everyone and tell the screens."""
         slug = await thread_slug(self.ctx, thread_id)
@@ -191,16 +229,10 @@ class OpinionGroups:
             state = await cache.state(thread_id)
         except UNREACHABLE:
             state = None
-        loop = asyncio.get_running_loop()
+        kept = await retained(self.ctx, thread_id)
         try:
-            payload, next_state, members = await loop.run_in_executor(
-                self._executor(),
-                compute_thread,
-                self.ctx.db.url,
-                self.ctx.settings.database_schema,
-                thread_id,
-                state,
-                _now(),
+            payload, next_state, members = (
+                (kept, b"", {}) if kept is not None else await self._compute(thread_id, state)
             )
         except Exception:
             log.exception("opinion groups of thread %s failed", thread_id)
@@ -245,6 +277,44 @@ class OpinionGroups:
             return None
 
 
+async def freeze(ctx: BoardContext, event_id: int) -> dict[int, bytes]:
+    """The groups of the event's threads that have votes, computed now in a worker process of their own, for
+    retention to keep once the votes are unlinked. A thread that fails is left out (and logged)."""
+    async with ctx.db.connect() as conn:
+        threads = [int(t) for t in (await conn.execute(_VOTED_THREADS, {"event": event_id})).scalars()]
+    if not threads:
+        return {}
+    frozen: dict[int, bytes] = {}
+    loop = asyncio.get_running_loop()
+    pool = _worker_pool()
+    try:
+        for thread_id in threads:
+            try:
+                state = await ctx.live.opinions.state(thread_id)
+            except UNREACHABLE:
+                state = None
+            try:
+                payload, _, _ = await loop.run_in_executor(
+                    pool, compute_thread, ctx.db.url, ctx.settings.database_schema, thread_id, state, _now()
+                )
+            except Exception:
+                log.exception("opinion groups of thread %s not kept for retention", thread_id)
+                continue
+            frozen[thread_id] = payload
+    finally:
+        pool.shutdown(wait=True)
+    return frozen
+
+
+async def forget_members(ctx: BoardContext, frozen: dict[int, bytes]) -> None:
+    """Once retention applied: the cache keeps the groups and forgets who was in them."""
+    for thread_id, payload in frozen.items():
+        try:
+            await ctx.live.opinions.store(thread_id, payload, "", b"", {})
+        except UNREACHABLE:
+            log.warning("opinion groups of thread %s: live layer unreachable after retention", thread_id)
+
+
 @dataclass(frozen=True)
 class Membership:
     """A thread's current groups with who is in them: for the organiser's command line, never published."""
@@ -260,6 +330,8 @@ async def membership(ctx: BoardContext, thread_id: int) -> Membership | None:
     cached = await cache.payload(thread_id)
     members: dict[str, int] = await cache.members(thread_id) if cached is not None else {}
     raw = None if cached is None else cached[0]
+    if raw is None and (kept := await retained(ctx, thread_id)) is not None:
+        raw, members = kept, {}
     if raw is None:
         if await thread_slug(ctx, thread_id) is None:
             return None

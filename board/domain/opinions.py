@@ -111,11 +111,10 @@ def vote_matrix(
     matrix[row[passed], col[keep][passed]] = 0.0
     matrix[row[~passed], col[keep][~passed]] = values[keep][~passed]
     seen = (~np.isnan(matrix)).sum(axis=1).astype(float)
-    outside = np.clip(np.searchsorted(voters, rank[codes[aside]]), 0, len(voters) - 1)
-    counted = voters[outside] == rank[codes[aside]]
-    pairs = {(int(r), int(a)) for r, a in zip(outside[counted], answer_ids[aside][counted], strict=True)}
-    np.add.at(seen, np.array([r for r, _ in pairs], dtype=np.int64), 1.0)
-    touched = len(set(answer_ids[aside].tolist()))
+    pairs = np.unique(np.stack([rank[codes[aside]], answer_ids[aside]], axis=1), axis=0)
+    at = np.minimum(np.searchsorted(voters, pairs[:, 0]), len(voters) - 1)
+    np.add.at(seen, at[voters[at] == pairs[:, 0]], 1.0)
+    touched = len(np.unique(answer_ids[aside]))
     return VoteMatrix(tuple(str(p) for p in people), tuple(int(a) for a in columns), matrix, seen, touched)
 
 
@@ -382,10 +381,13 @@ def describe(matrix: VoteMatrix, grouping: Grouping) -> Opinions:
             )
         )
     sizes = [(g, int((labels == g).sum())) for g in groups]
-    dots = sorted(
-        (round(float(x), 3), round(float(y), 3), None if g < 0 else int(g))
-        for (x, y), g in zip(grouping.coords, labels, strict=True)
-    )
+    dots = [
+        (x, y, None if g < 0 else g)
+        for x, y, g in sorted(
+            (round(float(x), 3), round(float(y), 3), int(g))
+            for (x, y), g in zip(grouping.coords, labels, strict=True)
+        )
+    ]
     members = {p: int(g) for p, g in zip(matrix.participants, labels, strict=True) if g >= 0}
     return Opinions(len(matrix.participants), sizes, answers, dots, members)
 

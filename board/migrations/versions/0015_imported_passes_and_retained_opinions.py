@@ -1,4 +1,4 @@
-"""passes of imported conversations, read only by the opinion groups
+"""passes of imported conversations, read only by the opinion groups; opinion groups kept by retention
 
 Revision ID: 0015
 Revises: 0014
@@ -26,7 +26,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["participant_id"], ["participant.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("answer_id", "participant_id"),
     )
+    op.create_table(
+        "retainedopinions",
+        sa.Column("thread_id", sa.Integer(), nullable=False),
+        sa.Column("payload", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.ForeignKeyConstraint(["thread_id"], ["thread.id"]),
+        sa.PrimaryKeyConstraint("thread_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("retainedopinions")
     op.drop_table("importedpass")
