@@ -5,7 +5,8 @@ opinion view, the API, the results page) and its published answers or votes have
 last computation (the live counters tell it), at most once per interval across all workers (a claim
 in the live layer). The work runs in a separate process that reads the votes itself and has
 scikit-learn loaded, never in the web process; the result goes to the shared cache, where every
-screen, API call and worker reads it, and screens hear `opinions` on the event's stream.
+screen, API call and worker reads it, and screens hear `opinions` on the event's stream. Once
+retention has unlinked a thread's votes, the groups it kept for the thread are served instead.
 """
 
 from __future__ import annotations
