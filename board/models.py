@@ -142,6 +142,18 @@ class Vote(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class ImportedPass(SQLModel, table=True):
+    """A pass brought in with an imported conversation: seen, neither agreed nor disagreed.
+
+    The board records no pass itself and no count includes them; only the opinion groups read them, as
+    Pol.is does. They go with their participant or answer (erasure, retention)."""
+
+    answer_id: int = Field(foreign_key="answer.id", primary_key=True, ondelete="CASCADE")
+    participant_id: str = Field(
+        foreign_key="participant.id", primary_key=True, max_length=32, ondelete="CASCADE"
+    )
+
+
 class Account(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=80, unique=True, index=True)
@@ -225,6 +237,14 @@ class Retention(SQLModel, table=True):
     event_id: int = Field(foreign_key="event.id", primary_key=True)
     participants: int = Field(default=0)
     applied_at: datetime = Field(default_factory=utcnow)
+
+
+class RetainedOpinions(SQLModel, table=True):
+    """A thread's opinion groups as computed when retention unlinked its votes: the public payload (JSON,
+    no participant id), served from then on since the votes that made it are gone."""
+
+    thread_id: int = Field(foreign_key="thread.id", primary_key=True)
+    payload: str
 
 
 class ForgottenParticipant(SQLModel, table=True):

@@ -178,3 +178,38 @@ async def test_redis_shares_one_computation_between_workers(tmp_path: Path) -> N
             assert second.state.opinions._pool is None, "the second worker computed nothing"
         assert again == data
         assert await first.ctx.live.opinions.payload(thread_id) is not None
+
+
+async def test_the_results_page_keeps_the_groups_once_retention_has_unlinked_the_votes(
+    tmp_path: Path,
+) -> None:
+    """Retention forgets who voted what; the groups found from those votes stay on the results page, even
+    for a server started afterwards, and nobody's group is remembered."""
+    from datetime import timedelta
+
+    from board.app import create_app
+    from board.domain import retention
+    from tests.test_retention import close, links_to_people
+
+    async for board in start_board(tmp_path, opinions_interval=0.2):
+        thread_id, _, voters = await two_camps(board)
+        before = await settled(voters[0], thread_id, PEOPLE)
+        await close(board, ago=timedelta(days=2), retention_days=1)
+        assert [a.participants for a in await retention.apply(board.ctx)] == [PEOPLE + 2]
+        assert (await links_to_people(board))["votes"] == 0
+        assert await board.ctx.live.opinions.members(thread_id) == {}, (
+            "the cache forgot who was in which group"
+        )
+
+        restarted = create_app(board.ctx.settings)
+        async with restarted.lifespan():
+            visitor = Phone(restarted)
+            page = (await visitor.open(f"/e/{SLUG}/results")).text
+            after = (await visitor.http.get(f"/api/threads/{thread_id}/opinions")).json()
+            await visitor.close()
+        assert page.count('<circle class="dot g') == PEOPLE
+        assert page.count("6 personnes") == 2
+        assert "Ce qui rassemble tous les groupes" in page
+        assert {k: v for k, v in after.items() if k != "computed_at"} == {
+            k: v for k, v in before.items() if k != "computed_at"
+        }

@@ -27,6 +27,17 @@ def board_cli(cli: Cli) -> Cli:  # noqa: F811
     return cli
 
 
+def standing_passes() -> int:
+    """Voters whose last word on a comment was a pass, straight from the file."""
+    last: dict[tuple[str, str], tuple[int, int]] = {}
+    with (BREXIT / "votes.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            key = (row["voter-id"], row["comment-id"])
+            if key not in last or int(row["timestamp"]) >= last[key][0]:
+                last[key] = (int(row["timestamp"]), int(row["vote"]))
+    return sum(1 for _, v in last.values() if v == 0)
+
+
 def expected() -> tuple[dict[str, int], int, set[int]]:
     """Straight from the files: comments by moderation status, standing votes, voters."""
     with (BREXIT / "comments.csv").open(encoding="utf-8") as handle:
@@ -75,11 +86,39 @@ def test_a_conversation_becomes_one_event_with_its_comments_voters_and_last_vote
 
 def test_importing_again_changes_nothing(board_cli: Cli, tmp_path: Path) -> None:
     assert board_cli("import", "polis", str(BREXIT), "--event", "brexit").returncode == 0
-    tables = ["event", "thread", "participant", "answer", "vote"]
+    tables = ["event", "thread", "participant", "answer", "vote", "importedpass"]
     before = {t: in_db(tmp_path, f"SELECT count(*) FROM {t}") for t in tables}
     again = board_cli("import", "polis", str(BREXIT), "--event", "brexit")
     assert again.returncode == 0, again.stderr
     assert {t: in_db(tmp_path, f"SELECT count(*) FROM {t}") for t in tables} == before
+
+
+def test_passes_are_kept_aside_for_the_opinion_groups_and_counted_nowhere(
+    board_cli: Cli, tmp_path: Path
+) -> None:
+    assert board_cli("import", "polis", str(BREXIT), "--event", "brexit").returncode == 0
+    _, votes, _ = expected()
+    assert standing_passes() > 100
+    assert in_db(tmp_path, "SELECT count(*) FROM importedpass") == [(standing_passes(),)]
+    assert in_db(
+        tmp_path,
+        "SELECT count(*) FROM importedpass p JOIN vote v"
+        " ON v.answer_id = p.answer_id AND v.participant_id = p.participant_id",
+    ) == [(0,)]
+    assert in_db(tmp_path, "SELECT sum(agree) + sum(disagree) FROM answer") == [(votes,)]
+
+
+def test_retention_forgets_the_passes_with_the_people(board_cli: Cli, tmp_path: Path) -> None:
+    assert board_cli("import", "polis", str(BREXIT), "--event", "brexit").returncode == 0
+    with sqlite3.connect(tmp_path / "board.sqlite3") as db:
+        db.execute(
+            "UPDATE event SET status = 'closed', closed_at = '2020-01-01 00:00:00', retention_days = 0"
+            " WHERE slug = 'brexit'"
+        )
+    ran = board_cli("retention", "apply", "--event", "brexit")
+    assert ran.returncode == 0, ran.stderr
+    assert in_db(tmp_path, "SELECT count(*) FROM vote") == [(0,)]
+    assert in_db(tmp_path, "SELECT count(*) FROM importedpass") == [(0,)]
 
 
 class Terminal(io.StringIO):

@@ -5,7 +5,8 @@ opinion view, the API, the results page) and its published answers or votes have
 last computation (the live counters tell it), at most once per interval across all workers (a claim
 in the live layer). The work runs in a separate process that reads the votes itself and has
 scikit-learn loaded, never in the web process; the result goes to the shared cache, where every
-screen, API call and worker reads it, and screens hear `opinions` on the event's stream.
+screen, API call and worker reads it, and screens hear `opinions` on the event's stream. Once
+retention has unlinked a thread's votes, the groups it kept for the thread are served instead.
 """
 
 from __future__ import annotations
@@ -29,15 +30,25 @@ from board.domain.views import ThreadView
 from board.live import UNREACHABLE
 from board.live.channels import event_channel
 from board.live.messages import Status
-from board.models import Answer, AnswerStatus, Event, Participant, Thread, Vote
+from board.models import (
+    WITHHELD,
+    Answer,
+    AnswerStatus,
+    Event,
+    ImportedPass,
+    Participant,
+    RetainedOpinions,
+    Thread,
+    Vote,
+)
 
 log = logging.getLogger(__name__)
 
 _ANSWERS = (
-    select(Answer.id)
+    select(Answer.id, Answer.status)
     .where(
         col(Answer.thread_id) == bindparam("thread"),
-        col(Answer.status) == AnswerStatus.PUBLISHED,
+        col(Answer.status).in_([AnswerStatus.PUBLISHED, *WITHHELD]),
         col(Answer.merged_into).is_(None),
     )
     .order_by(col(Answer.id))
@@ -47,9 +58,28 @@ _VOTES = (
     .join(Answer, col(Answer.id) == col(Vote.answer_id))
     .where(
         col(Answer.thread_id) == bindparam("thread"),
-        col(Answer.status) == AnswerStatus.PUBLISHED,
+        col(Answer.status).in_([AnswerStatus.PUBLISHED, *WITHHELD]),
         col(Answer.merged_into).is_(None),
     )
+)
+_PASSES = (
+    select(ImportedPass.participant_id, ImportedPass.answer_id)
+    .join(Answer, col(Answer.id) == col(ImportedPass.answer_id))
+    .where(
+        col(Answer.thread_id) == bindparam("thread"),
+        col(Answer.status).in_([AnswerStatus.PUBLISHED, *WITHHELD]),
+        col(Answer.merged_into).is_(None),
+    )
+)
+_RETAINED = select(RetainedOpinions.payload).where(col(RetainedOpinions.thread_id) == bindparam("thread"))
+_VOTED_THREADS = (
+    select(Answer.thread_id)
+    .join(Thread, col(Thread.id) == col(Answer.thread_id))
+    .where(
+        col(Thread.event_id) == bindparam("event"),
+        select(Vote.answer_id).where(Vote.answer_id == Answer.id).exists(),
+    )
+    .distinct()
 )
 _SLUG = (
     select(Event.slug)
@@ -71,14 +101,27 @@ async def thread_slug(ctx: BoardContext, thread_id: int) -> str | None:
 _worker_db: dict[tuple[str, str | None], Database] = {}
 
 
-async def _read_votes(db: Database, thread_id: int) -> tuple[list[int], list[tuple[str, int, int]]]:
+@dataclass(frozen=True)
+class ThreadVotes:
+    published: list[int]
+    withheld: list[int]
+    votes: list[tuple[str, int, int]]
+    """Votes and imported passes (value 0), on published and withheld answers."""
+
+
+async def _read_votes(db: Database, thread_id: int) -> ThreadVotes:
     try:
         async with db.connect() as conn:
-            answers = list((await conn.execute(_ANSWERS, {"thread": thread_id})).scalars())
+            statuses = [(a, s) for a, s in await conn.execute(_ANSWERS, {"thread": thread_id})]
+            passes = [(p, a, 0) for p, a in await conn.execute(_PASSES, {"thread": thread_id})]
             votes = [(p, a, v) for p, a, v in await conn.execute(_VOTES, {"thread": thread_id})]
     finally:
         await db.engine.dispose()
-    return answers, votes
+    return ThreadVotes(
+        [a for a, s in statuses if s == AnswerStatus.PUBLISHED],
+        [a for a, s in statuses if s != AnswerStatus.PUBLISHED],
+        passes + votes,
+    )
 
 
 def compute_thread(
@@ -89,8 +132,15 @@ def compute_thread(
     key = (database_url, schema)
     if key not in _worker_db:
         _worker_db[key] = Database(database_url, schema=schema)
-    answers, votes = asyncio.run(_read_votes(_worker_db[key], thread_id))
-    return opinions.compute(votes, answers, state, computed_at)
+    read = asyncio.run(_read_votes(_worker_db[key], thread_id))
+    return opinions.compute(read.votes, read.published, state, computed_at, read.withheld)
+
+
+async def retained(ctx: BoardContext, thread_id: int) -> bytes | None:
+    """The groups retention kept for the thread, served as they are since the votes that made them are gone."""
+    async with ctx.db.connect() as conn:
+        payload: str | None = (await conn.execute(_RETAINED, {"thread": thread_id})).scalar()
+    return None if payload is None else payload.encode()
 
 
 async def external_ids(ctx: BoardContext, participant_ids: list[str]) -> dict[str, str]:
@@ -159,6 +209,17 @@ class OpinionGroups:
         except UNREACHABLE:
             return True
 
+    async def _compute(self, thread_id: int, state: bytes | None) -> tuple[bytes, bytes, dict[str, int]]:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor(),
+            compute_thread,
+            self.ctx.db.url,
+            self.ctx.settings.database_schema,
+            thread_id,
+            state,
+            _now(),
+        )
+
     async def refresh(self, thread_id: int, version: str) -> bytes | None:
         """Recompute one thread now, store the result for everyone and tell the screens."""
         slug = await thread_slug(self.ctx, thread_id)
@@ -169,16 +230,10 @@ class OpinionGroups:
             state = await cache.state(thread_id)
         except UNREACHABLE:
             state = None
-        loop = asyncio.get_running_loop()
+        kept = await retained(self.ctx, thread_id)
         try:
-            payload, next_state, members = await loop.run_in_executor(
-                self._executor(),
-                compute_thread,
-                self.ctx.db.url,
-                self.ctx.settings.database_schema,
-                thread_id,
-                state,
-                _now(),
+            payload, next_state, members = (
+                (kept, b"", {}) if kept is not None else await self._compute(thread_id, state)
             )
         except Exception:
             log.exception("opinion groups of thread %s failed", thread_id)
@@ -223,6 +278,44 @@ class OpinionGroups:
             return None
 
 
+async def freeze(ctx: BoardContext, event_id: int) -> dict[int, bytes]:
+    """The groups of the event's threads that have votes, computed now in a worker process of their own, for
+    retention to keep once the votes are unlinked. A thread that fails is left out (and logged)."""
+    async with ctx.db.connect() as conn:
+        threads = [int(t) for t in (await conn.execute(_VOTED_THREADS, {"event": event_id})).scalars()]
+    if not threads:
+        return {}
+    frozen: dict[int, bytes] = {}
+    loop = asyncio.get_running_loop()
+    pool = _worker_pool()
+    try:
+        for thread_id in threads:
+            try:
+                state = await ctx.live.opinions.state(thread_id)
+            except UNREACHABLE:
+                state = None
+            try:
+                payload, _, _ = await loop.run_in_executor(
+                    pool, compute_thread, ctx.db.url, ctx.settings.database_schema, thread_id, state, _now()
+                )
+            except Exception:
+                log.exception("opinion groups of thread %s not kept for retention", thread_id)
+                continue
+            frozen[thread_id] = payload
+    finally:
+        pool.shutdown(wait=True)
+    return frozen
+
+
+async def forget_members(ctx: BoardContext, frozen: dict[int, bytes]) -> None:
+    """Once retention applied: the cache keeps the groups and forgets who was in them."""
+    for thread_id, payload in frozen.items():
+        try:
+            await ctx.live.opinions.store(thread_id, payload, "", b"", {})
+        except UNREACHABLE:
+            log.warning("opinion groups of thread %s: live layer unreachable after retention", thread_id)
+
+
 @dataclass(frozen=True)
 class Membership:
     """A thread's current groups with who is in them: for the organiser's command line, never published."""
@@ -238,6 +331,8 @@ async def membership(ctx: BoardContext, thread_id: int) -> Membership | None:
     cached = await cache.payload(thread_id)
     members: dict[str, int] = await cache.members(thread_id) if cached is not None else {}
     raw = None if cached is None else cached[0]
+    if raw is None and (kept := await retained(ctx, thread_id)) is not None:
+        raw, members = kept, {}
     if raw is None:
         if await thread_slug(ctx, thread_id) is None:
             return None

@@ -1,11 +1,18 @@
 """Opinion groups from the votes alone, the way Pol.is finds them: pure functions over arrays, no I/O.
 
-The vote matrix (participants by published answers, agree 1, disagree -1, no vote missing) is reduced
-to two dimensions by PCA after filling each missing vote with its answer's mean; each participant is
-projected from the votes they cast only and scaled by √(answers / their votes), so that someone who
-voted on few answers is not pulled to the centre. Participants with enough votes are grouped in two
-steps: many small base clusters, then k-means over their centres (weighted by size) for k = 2 to 5, k
-chosen by silhouette and kept from one computation to the next unless another k is clearly better.
+The vote matrix (participants by published answers, agree 1, disagree -1, pass 0, no vote missing) is
+reduced to two dimensions by PCA after filling each missing vote with its answer's mean; each
+participant is projected from the answers they saw only and pushed out from the centre by
+(answers / answers seen) ** power, so that someone who saw few answers is not pulled to the centre.
+As in Pol.is, an answer a moderator withheld after people voted on it stays in that count as an answer
+everyone saw (Pol.is keeps it as a column of zeros), and votes on it count toward the 7 a participant
+needs to be grouped. Participants with enough votes are grouped in two steps: many small base
+clusters, then k-means over their centres (weighted by size) for k = 2 to 5, k chosen by silhouette
+over the base clusters, and a new k is taken only once it has won several computations in a row.
+
+The board records no pass itself: passes come only with imported conversations. Without them, an
+answer skipped and an answer never seen look alike, and Pol.is's square root pushes people out too far:
+the fourth root is used instead.
 
 scikit-learn is imported inside the functions that need it: this module is loaded by the web
 process too, and scikit-learn takes seconds to load, so only the process that computes pays for it.
@@ -29,12 +36,16 @@ GROUP_RESTARTS = 4
 """k-means restarts when grouping the base clusters: each costs a few milliseconds, the best is kept."""
 GROUP_COUNTS = (2, 3, 4, 5)
 KEEP_K_MARGIN = 0.03
-"""Another number of groups replaces the previous one only when its silhouette is this much better."""
+"""Another number of groups challenges the current one only when its silhouette is this much better."""
+K_BUFFER = 4
+"""Pol.is's group-k buffer: a challenger replaces the current number of groups once it has won this many
+computations in a row."""
 MORE_GROUPS_MARGIN = 0.03
 """More groups are chosen only when their silhouette beats fewer groups by this much."""
-SCALE_POWER = 0.25
-"""Pol.is scales by (answers / votes) ** 0.5 with passes counted as votes; the board records no pass,
-so votes are fewer and the square root over-corrects: the fourth root agrees better with Pol.is."""
+SCALE_POWER = 0.5
+"""Pol.is's scaling: (answers / answers seen) ** 0.5, passes counted as seen."""
+SCALE_POWER_WITHOUT_PASSES = 0.25
+"""Where no pass is known, answers seen are undercounted and the square root over-corrects."""
 MIN_PUBLISHED_GROUP = 5
 """A group of fewer people is never published on its own: its members are shown without a group."""
 REPRESENTATIVE_Z = 1.2816
@@ -52,32 +63,59 @@ class VoteMatrix:
     participants: tuple[str, ...]
     answers: tuple[int, ...]
     values: np.ndarray
-    """float, 1 agree, -1 disagree, NaN no vote."""
+    """float, 1 agree, -1 disagree, 0 pass, NaN no vote."""
+    seen: np.ndarray
+    """Per participant: votes and passes on the answers, and on the withheld answers."""
+    withheld: int = 0
+    """Withheld answers that someone voted on: seen by everyone in the scaling, as Pol.is does."""
 
 
-def vote_matrix(votes: Iterable[tuple[str, int, int]], answers: Iterable[int]) -> VoteMatrix:
-    """The matrix of (participant, answer, value) votes over `answers`; votes on other answers are ignored."""
+def _empty(columns: np.ndarray) -> VoteMatrix:
+    return VoteMatrix((), tuple(int(a) for a in columns), np.full((0, len(columns)), np.nan), np.zeros(0))
+
+
+def vote_matrix(
+    votes: Iterable[tuple[str, int, int]], answers: Iterable[int], withheld: Iterable[int] = ()
+) -> VoteMatrix:
+    """The matrix of (participant, answer, value) votes over `answers` (value 0 is a pass); votes on
+    `withheld` answers only count as seen, votes on other answers are ignored."""
     columns = np.array(sorted(set(answers)), dtype=np.int64)
+    hidden = np.array(sorted(set(withheld) - set(columns.tolist())), dtype=np.int64)
     rows = list(votes)
     if not rows or not len(columns):
-        return VoteMatrix((), tuple(int(a) for a in columns), np.full((0, len(columns)), np.nan))
+        return _empty(columns)
     index: dict[str, int] = {}
     codes = np.fromiter(
         (index.setdefault(p, len(index)) for p, _, _ in rows), dtype=np.int64, count=len(rows)
     )
     answer_ids = np.fromiter((a for _, a, _ in rows), dtype=np.int64, count=len(rows))
     values = np.fromiter((v for _, _, v in rows), dtype=np.int64, count=len(rows))
+    valid = (values == 1) | (values == -1) | (values == 0)
     col = np.clip(np.searchsorted(columns, answer_ids), 0, len(columns) - 1)
-    keep = (columns[col] == answer_ids) & ((values == 1) | (values == -1))
+    keep = (columns[col] == answer_ids) & valid
+    aside = np.zeros(len(rows), dtype=bool)
+    if len(hidden):
+        aside = (
+            hidden[np.clip(np.searchsorted(hidden, answer_ids), 0, len(hidden) - 1)] == answer_ids
+        ) & valid
     names = sorted(index)
     rank = np.empty(len(index), dtype=np.int64)
     rank[[index[n] for n in names]] = np.arange(len(names))
     voters = np.unique(rank[codes[keep]])
+    if not len(voters):
+        return _empty(columns)
     people = [names[i] for i in voters]
     row = np.searchsorted(voters, rank[codes[keep]])
     matrix = np.full((len(people), len(columns)), np.nan)
-    matrix[row, col[keep]] = values[keep]
-    return VoteMatrix(tuple(str(p) for p in people), tuple(int(a) for a in columns), matrix)
+    passed = values[keep] == 0
+    matrix[row[passed], col[keep][passed]] = 0.0
+    matrix[row[~passed], col[keep][~passed]] = values[keep][~passed]
+    seen = (~np.isnan(matrix)).sum(axis=1).astype(float)
+    pairs = np.unique(np.stack([rank[codes[aside]], answer_ids[aside]], axis=1), axis=0)
+    at = np.minimum(np.searchsorted(voters, pairs[:, 0]), len(voters) - 1)
+    np.add.at(seen, at[voters[at] == pairs[:, 0]], 1.0)
+    touched = len(np.unique(answer_ids[aside]))
+    return VoteMatrix(tuple(str(p) for p in people), tuple(int(a) for a in columns), matrix, seen, touched)
 
 
 @dataclass(frozen=True)
@@ -90,6 +128,9 @@ class Previous:
     axes: np.ndarray
     """The two principal axes, to keep the map from flipping."""
     answers: tuple[int, ...]
+    challenger: int = 0
+    """The number of groups that beat `k` last time (0: none), and how many computations in a row it did."""
+    streak: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,16 +145,17 @@ class Grouping:
     centres: np.ndarray
     axes: np.ndarray
     answers: tuple[int, ...]
+    challenger: int = 0
+    streak: int = 0
 
     def previous(self) -> Previous:
-        return Previous(self.k, self.centres, self.axes, self.answers)
+        return Previous(self.k, self.centres, self.axes, self.answers, self.challenger, self.streak)
 
 
-def _project(
-    values: np.ndarray, previous: Previous | None, answers: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
+def _project(matrix: VoteMatrix, previous: Previous | None) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.decomposition import PCA
 
+    values = matrix.values
     voted = ~np.isnan(values)
     counts = voted.sum(axis=0)
     means = np.divide(np.nansum(values, axis=0), counts, out=np.zeros(values.shape[1]), where=counts > 0)
@@ -124,9 +166,17 @@ def _project(
     pca.fit(centred)
     axes = pca.components_.copy()
     if previous is not None:
-        axes = _orient(axes, previous, answers)
-    scale = (values.shape[1] / np.maximum(voted.sum(axis=1), 1)) ** SCALE_POWER
-    return (centred @ axes.T) * scale[:, None], axes
+        axes = _orient(axes, previous, matrix.answers)
+    return (centred @ axes.T) * _push_out(matrix)[:, None], axes
+
+
+def _push_out(matrix: VoteMatrix) -> np.ndarray:
+    """Pol.is's factor: (answers / answers seen) ** power, withheld answers seen by everyone."""
+    voted = ~np.isnan(matrix.values)
+    answers = _answers_in_play(matrix)
+    seen = voted.sum(axis=1) + matrix.withheld
+    power = SCALE_POWER if bool((matrix.values == 0).any()) else SCALE_POWER_WITHOUT_PASSES
+    return np.asarray((answers / np.maximum(seen, 1)) ** power, dtype=float)
 
 
 def _orient(axes: np.ndarray, previous: Previous, answers: tuple[int, ...]) -> np.ndarray:
@@ -142,27 +192,43 @@ def _orient(axes: np.ndarray, previous: Previous, answers: tuple[int, ...]) -> n
     return axes
 
 
-def _grouped(values: np.ndarray) -> np.ndarray:
-    per_person = (~np.isnan(values)).sum(axis=1)
-    enough = per_person >= min(MIN_VOTES, values.shape[1])
+def _answers_in_play(matrix: VoteMatrix) -> int:
+    """Answers someone voted on or passed, withheld ones included: Pol.is's columns."""
+    return int((~np.isnan(matrix.values)).any(axis=0).sum()) + matrix.withheld
+
+
+def _grouped(matrix: VoteMatrix) -> np.ndarray:
+    """Pol.is's rule: 7 answers seen (votes and passes, withheld answers included), or all of them."""
+    per_person = matrix.seen
+    enough = per_person >= min(MIN_VOTES, _answers_in_play(matrix))
     if enough.sum() < MIN_GROUPED:
         top = np.argsort(-per_person, kind="stable")[:MIN_GROUPED]
         enough[top[per_person[top] > 0]] = True
     return enough
 
 
-def _cluster(points: np.ndarray, previous: Previous | None) -> tuple[np.ndarray, int, np.ndarray]:
-    """Base clusters, then groups over their weighted centres; labels per point, k and group centres.
+@dataclass(frozen=True)
+class _Clustered:
+    labels: np.ndarray
+    k: int
+    centres: np.ndarray
+    challenger: int = 0
+    streak: int = 0
 
-    As in Pol.is, the silhouette is measured over the base clusters' centres and at most
-    2 + (base clusters) / 12 groups are tried.
+
+def _cluster(points: np.ndarray, previous: Previous | None) -> _Clustered:
+    """Base clusters, then groups over their weighted centres.
+
+    As in Pol.is, the silhouette is measured over the base clusters' centres, at most
+    2 + (base clusters) / 12 groups are tried, and the number of groups changes only once another
+    number has won several computations in a row.
     """
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
     distinct = np.unique(points.round(9), axis=0).shape[0]
     if distinct < 2:
-        return np.zeros(len(points), dtype=int), 1, points.mean(axis=0, keepdims=True)
+        return _Clustered(np.zeros(len(points), dtype=int), 1, points.mean(axis=0, keepdims=True))
     base_k = min(BASE_CLUSTERS, distinct)
     base = KMeans(n_clusters=base_k, n_init=1, random_state=SEED).fit(points)
     centres = base.cluster_centers_
@@ -186,25 +252,30 @@ def _cluster(points: np.ndarray, previous: Previous | None) -> tuple[np.ndarray,
             continue
         options[k] = (score, model.labels_[base.labels_], model.cluster_centers_)
     if not options:
-        return np.zeros(len(points), dtype=int), 1, points.mean(axis=0, keepdims=True)
+        return _Clustered(np.zeros(len(points), dtype=int), 1, points.mean(axis=0, keepdims=True))
     best = min(options)
     for k in sorted(options):
         if options[k][0] > options[best][0] + MORE_GROUPS_MARGIN:
             best = k
-    if (
-        previous is not None
-        and previous.k in options
-        and options[best][0] - options[previous.k][0] < KEEP_K_MARGIN
-    ):
-        best = previous.k
-    _, labels, group_centres = options[best]
-    return labels, best, group_centres
+    if previous is None or previous.k not in options or previous.k == best:
+        _, labels, group_centres = options[best]
+        return _Clustered(labels, best, group_centres)
+    if options[best][0] - options[previous.k][0] < KEEP_K_MARGIN:
+        _, labels, group_centres = options[previous.k]
+        return _Clustered(labels, previous.k, group_centres)
+    streak = previous.streak + 1 if previous.challenger == best else 1
+    chosen = best if streak >= K_BUFFER else previous.k
+    _, labels, group_centres = options[chosen]
+    return _Clustered(
+        labels, chosen, group_centres, 0 if chosen == best else best, 0 if chosen == best else streak
+    )
 
 
 def _stable_ids(
     labels: np.ndarray, centres: np.ndarray, previous: Previous | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Renumber groups: the previous id of the nearest previous centre, else by size, largest first."""
+    """Renumber groups: the previous id of the nearest previous centre, else by size, largest first.
+    Ids stay 0 to k - 1: when there are fewer groups than before, the ones left keep their order."""
     from scipy.optimize import linear_sum_assignment
 
     k = centres.shape[0]
@@ -214,6 +285,7 @@ def _stable_ids(
         order = {int(r): int(c) for r, c in zip(rows, cols, strict=True)}
         spare = iter(i for i in range(max(k, previous.centres.shape[0])) if i not in order.values())
         mapping = np.array([order[i] if i in order else next(spare) for i in range(k)])
+        mapping = np.argsort(np.argsort(mapping, kind="stable"), kind="stable")
     else:
         sizes = np.bincount(labels, minlength=k)
         mapping = np.empty(k, dtype=int)
@@ -227,15 +299,25 @@ def find_groups(matrix: VoteMatrix, previous: Previous | None = None) -> Groupin
     """The map and the opinion groups of one thread's votes."""
     values = matrix.values
     n = values.shape[0]
-    coords, axes = _project(values, previous, matrix.answers) if n else (np.zeros((0, 2)), np.zeros((2, 0)))
+    coords, axes = _project(matrix, previous) if n else (np.zeros((0, 2)), np.zeros((2, 0)))
     labels = np.full(n, -1, dtype=int)
-    grouped = _grouped(values) if n else np.zeros(0, dtype=bool)
+    grouped = _grouped(matrix) if n else np.zeros(0, dtype=bool)
     if grouped.sum() < 2:
         return Grouping(coords, labels, grouped, 0, np.zeros((0, 2)), axes, matrix.answers)
-    found, k, centres = _cluster(coords[grouped], previous)
-    found, centres = _stable_ids(found, centres, previous)
+    clustered = _cluster(coords[grouped], previous)
+    found, centres = _stable_ids(clustered.labels, clustered.centres, previous)
     labels[grouped] = found
-    return Grouping(coords, labels, grouped, k, centres, axes, matrix.answers)
+    return Grouping(
+        coords,
+        labels,
+        grouped,
+        clustered.k,
+        centres,
+        axes,
+        matrix.answers,
+        clustered.challenger,
+        clustered.streak,
+    )
 
 
 @dataclass(frozen=True)
@@ -267,26 +349,25 @@ def _published_labels(labels: np.ndarray) -> np.ndarray:
 
 
 def describe(matrix: VoteMatrix, grouping: Grouping) -> Opinions:
-    """Per answer: each group's approval (Laplace-corrected), group-informed consensus and representativeness."""
+    """Per answer: each group's approval (Laplace-corrected, passes counted as seen, as Pol.is), group-informed
+    consensus and representativeness."""
     labels = _published_labels(grouping.labels)
     groups = sorted({int(g) for g in labels if g >= 0})
     agree = matrix.values == 1
-    disagree = matrix.values == -1
+    seen = ~np.isnan(matrix.values)
     answers = []
     approvals: dict[int, np.ndarray] = {}
-    counts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    counts: dict[int, np.ndarray] = {}
     for g in groups:
         inside = labels == g
-        na, nd = agree[inside].sum(axis=0), disagree[inside].sum(axis=0)
-        counts[g] = (na, nd)
-        approvals[g] = (1 + na) / (2 + na + nd)
+        counts[g] = seen[inside].sum(axis=0)
+        approvals[g] = (1 + agree[inside].sum(axis=0)) / (2 + counts[g])
     consensus = np.prod([approvals[g] for g in groups], axis=0) if groups else np.zeros(len(matrix.answers))
-    representative = _representatives(labels, agree, disagree, groups, approvals)
+    representative = _representatives(labels, agree, seen, groups, approvals)
     for j, answer in enumerate(matrix.answers):
         approval: dict[int, float | None] = {}
         for g in groups:
-            na, nd = counts[g]
-            approval[g] = round(float(approvals[g][j]), 4) if na[j] + nd[j] else None
+            approval[g] = round(float(approvals[g][j]), 4) if counts[g][j] else None
         voted_by_all = bool(groups) and all(approval[g] is not None for g in groups)
         answers.append(
             AnswerOpinion(
@@ -300,10 +381,13 @@ def describe(matrix: VoteMatrix, grouping: Grouping) -> Opinions:
             )
         )
     sizes = [(g, int((labels == g).sum())) for g in groups]
-    dots = sorted(
-        (round(float(x), 3), round(float(y), 3), None if g < 0 else int(g))
-        for (x, y), g in zip(grouping.coords, labels, strict=True)
-    )
+    dots = [
+        (x, y, None if g < 0 else g)
+        for x, y, g in sorted(
+            (round(float(x), 3), round(float(y), 3), int(g))
+            for (x, y), g in zip(grouping.coords, labels, strict=True)
+        )
+    ]
     members = {p: int(g) for p, g in zip(matrix.participants, labels, strict=True) if g >= 0}
     return Opinions(len(matrix.participants), sizes, answers, dots, members)
 
@@ -311,7 +395,7 @@ def describe(matrix: VoteMatrix, grouping: Grouping) -> Opinions:
 def _representatives(
     labels: np.ndarray,
     agree: np.ndarray,
-    disagree: np.ndarray,
+    seen: np.ndarray,
     groups: Sequence[int],
     approvals: dict[int, np.ndarray],
 ) -> dict[int, int]:
@@ -320,11 +404,9 @@ def _representatives(
     for g in groups:
         inside = labels == g
         outside = (labels >= 0) & ~inside
-        na_out, nd_out = agree[outside].sum(axis=0), disagree[outside].sum(axis=0)
+        n_in, n_out = seen[inside].sum(axis=0), seen[outside].sum(axis=0)
         p_in = approvals[g]
-        p_out = (1 + na_out) / (2 + na_out + nd_out)
-        n_in = agree[inside].sum(axis=0) + disagree[inside].sum(axis=0)
-        n_out = na_out + nd_out
+        p_out = (1 + agree[outside].sum(axis=0)) / (2 + n_out)
         pooled = (p_in * (2 + n_in) + p_out * (2 + n_out)) / (4 + n_in + n_out)
         spread = np.sqrt(pooled * (1 - pooled) * (1 / (2 + n_in) + 1 / (2 + n_out)))
         z = np.divide(p_in - p_out, spread, out=np.zeros_like(p_in), where=spread > 0)
@@ -353,6 +435,8 @@ def encode_state(previous: Previous) -> bytes:
             "centres": previous.centres.tolist(),
             "axes": previous.axes.tolist(),
             "answers": list(previous.answers),
+            "challenger": previous.challenger,
+            "streak": previous.streak,
         }
     ).encode()
 
@@ -366,6 +450,8 @@ def decode_state(raw: bytes | None) -> Previous | None:
         np.array(data["centres"], dtype=float).reshape(-1, 2),
         np.array(data["axes"], dtype=float),
         tuple(data["answers"]),
+        int(data.get("challenger", 0)),
+        int(data.get("streak", 0)),
     )
 
 
@@ -390,10 +476,14 @@ def public_payload(opinions: Opinions, computed_at: str) -> dict[str, Any]:
 
 
 def compute(
-    votes: list[tuple[str, int, int]], answers: list[int], state: bytes | None, computed_at: str
+    votes: list[tuple[str, int, int]],
+    answers: list[int],
+    state: bytes | None,
+    computed_at: str,
+    withheld: Sequence[int] = (),
 ) -> tuple[bytes, bytes, dict[str, int]]:
     """One thread, start to finish: what the worker process runs. (payload JSON, next state, members)."""
-    opinions, previous = opinions_of(vote_matrix(votes, answers), decode_state(state))
+    opinions, previous = opinions_of(vote_matrix(votes, answers, withheld), decode_state(state))
     payload = json.dumps(public_payload(opinions, computed_at), separators=(",", ":")).encode()
     return payload, encode_state(previous), opinions.members
 

@@ -31,6 +31,8 @@ class PolisExport:
     """The folder's name, the conversation's name when nothing better is given."""
     voters: frozenset[int]
     """Everyone who voted, passes included."""
+    passes: frozenset[tuple[int, int]] = frozenset()
+    """(voter id, comment id) where the voter's last word on the comment was a pass."""
 
 
 def _status(moderated: str) -> AnswerStatus:
@@ -58,7 +60,7 @@ def _int(row: dict[str, str], key: str, path: Path) -> int:
 
 
 def read_polis(folder: Path, progress: Callable[[int], None] | None = None) -> PolisExport:
-    """The comments and each voter's standing vote; `progress` hears the number of rows read so far."""
+    """The comments, each voter's standing vote and passes; `progress` hears the number of rows read so far."""
     comments_path, votes_path = folder / "comments.csv", folder / "votes.csv"
     comments = []
     for row in _rows(comments_path):
@@ -89,4 +91,5 @@ def read_polis(folder: Path, progress: Callable[[int], None] | None = None) -> P
         read,
         folder.resolve().name,
         frozenset(voter for voter, _ in latest),
+        frozenset(key for key, (_, v) in latest.items() if v == 0 and key[1] in known),
     )

@@ -2,7 +2,8 @@
 
 Comments become answers (moderated -1 hidden, 0 pending, 1 or nothing published), voters become
 participants known by the external id `polis:{voter-id}`, and each voter's last vote on each comment
-becomes a vote (a pass is no vote). Importing the same folder again under the same slug changes
+becomes a vote. A last word that was a pass is no vote and no count: it is kept aside (`ImportedPass`)
+for the opinion groups only, which need it to find the groups Pol.is finds. Importing the same folder again under the same slug changes
 nothing; importing a newer export of it brings the event up to date.
 """
 
@@ -23,7 +24,7 @@ from board.domain.context import BoardContext
 from board.domain.errors import Conflict, Invalid
 from board.domain.participants import new_participant_id
 from board.domain.polis import PolisExport, read_polis
-from board.models import DEFAULT_SEGMENTS, Answer, Event, Participant, Thread, Vote, utcnow
+from board.models import DEFAULT_SEGMENTS, Answer, Event, ImportedPass, Participant, Thread, Vote, utcnow
 
 SLUG = re.compile(r"^[a-z0-9-]{3,60}$")
 CHUNK = 5000
@@ -162,6 +163,28 @@ def _votes(
     return len(fresh) + len(changed) + len(gone)
 
 
+def _passes(conn: Connection, export: PolisExport, people: dict[int, str], answers: dict[int, int]) -> None:
+    """Make the thread's passes exactly the export's."""
+    wanted = {(answers[c], people[v]) for v, c in export.passes if c in answers}
+    existing = {
+        (a, p)
+        for a, p in conn.execute(
+            select(ImportedPass.answer_id, ImportedPass.participant_id).where(
+                col(ImportedPass.answer_id).in_(list(answers.values()))
+            )
+        )
+    }
+    fresh = [{"answer_id": a, "participant_id": p} for a, p in sorted(wanted - existing)]
+    for start in range(0, len(fresh), CHUNK):
+        conn.execute(insert(ImportedPass), fresh[start : start + CHUNK])
+    for a, p in existing - wanted:
+        conn.execute(
+            delete(ImportedPass).where(
+                col(ImportedPass.answer_id) == a, col(ImportedPass.participant_id) == p
+            )
+        )
+
+
 def _recount(conn: Connection, thread_id: int) -> None:
     def tally(value: int) -> object:
         return (
@@ -193,6 +216,7 @@ async def import_polis(
         people = _participants(conn, event_id, export)
         answers = _answers(conn, thread_id, export, people)
         changed = _votes(conn, export, people, answers, progress)
+        _passes(conn, export, people, answers)
         _recount(conn, thread_id)
         return event_id, Imported(slug, thread_id, created, len(people), len(answers), changed, export.rows)
 

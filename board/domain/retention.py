@@ -2,7 +2,8 @@
 
 Published texts, every count (per answer, per segment, per thread, participants) and the public
 record stay exactly as they were: the per-segment counts and the number of participants are
-stored as aggregates before anyone is unlinked. Rate-limit traces are keyed by participant or
+stored as aggregates before anyone is unlinked, and so are the opinion groups (their public payload,
+computed from the votes just before, without anyone's id). Rate-limit traces are keyed by participant or
 address in the live layer and expire with their window (a minute), so none outlive the event.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import col
 
+from board.domain import opinion_groups
 from board.domain.context import BoardContext
 from board.domain.errors import NotFound
 from board.domain.privacy import forget, lock_answers_of_threads, unlinked
@@ -27,6 +29,7 @@ from board.models import (
     Event,
     EventStatus,
     Participant,
+    RetainedOpinions,
     RetainedTally,
     Retention,
     Thread,
@@ -56,7 +59,7 @@ def is_due(status: str, closed_at: datetime | None, retention_days: int, now: da
     return _aware(closed_at) + timedelta(days=max(retention_days, 0)) <= now
 
 
-def _unlink(conn: Connection, event_id: int) -> int | None:
+def _unlink(conn: Connection, event_id: int, frozen: dict[int, bytes]) -> int | None:
     """Store the aggregates, then unlink every answer and vote of the event; its participants, or
     None if it was done already. Locks are taken as the vote writer takes them: answers, then the event."""
     found = conn.execute(select(col(Thread.id)).where(col(Thread.event_id) == event_id)).scalars()
@@ -84,6 +87,10 @@ def _unlink(conn: Connection, event_id: int) -> int | None:
         conn.execute(delete(RetainedTally).where(col(RetainedTally.answer_id).in_(answer_ids)))
         conn.execute(insert(RetainedTally), tallies)
     people = count_event_participants(conn, event_id)
+    kept = [{"thread_id": t, "payload": p.decode()} for t, p in frozen.items() if t in threads]
+    if kept:
+        conn.execute(delete(RetainedOpinions).where(col(RetainedOpinions.thread_id).in_(threads)))
+        conn.execute(insert(RetainedOpinions), kept)
     placeholder = unlinked(conn, event_id)
     if answer_ids:
         conn.execute(delete(Vote).where(col(Vote.answer_id).in_(answer_ids)))
@@ -127,9 +134,11 @@ async def apply(ctx: BoardContext, slug: str | None = None, now: datetime | None
     for row in rows:
         if not is_due(row.status, row.closed_at, row.retention_days, moment):
             continue
+        frozen = await opinion_groups.freeze(ctx, row.id)
         async with ctx.db.write_steps() as step:
-            people = await step(_unlink, row.id)
+            people = await step(_unlink, row.id, frozen)
         if people is not None:
+            await opinion_groups.forget_members(ctx, frozen)
             done.append(Applied(row.slug, people))
     return done
 
