@@ -42,6 +42,8 @@ _WANTED = {b"hx-request", CSRF_HEADER, b"content-type", b"content-length", b"coo
 
 
 class VoteController(Controller):
+    include_in_schema = False
+
     @post(
         "/e/{slug:str}/answers/{answer_id:int}/vote",
         name="vote",
