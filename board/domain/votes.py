@@ -41,6 +41,10 @@ from board.models import Answer, AnswerStatus, Event, Participant, Thread, Threa
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+BATCH_WAIT = 0.001
+"""While votes come in together (the last batch held more than one), the writer waits this long for
+more before it commits: at 20 connections, batches of about 20 votes instead of 8 and a quarter less
+CPU per vote (tests.bench_votes); a lone vote is never held."""
 CROWDED = "Trop de nouvelles connexions depuis ce réseau : réessayez dans un instant."
 OTHER_EVENT = "Votre identifiant de participation vaut pour un autre événement : rouvrez la page de celui-ci."
 
@@ -112,10 +116,14 @@ class VoteWriter:
         return await future
 
     async def _run(self) -> None:
+        busy = False
         while True:
             batch = [await self._queue.get()]
+            if busy:
+                await asyncio.sleep(BATCH_WAIT)
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
+            busy = len(batch) > 1
             try:
                 await self._commit(batch)
             except Exception as exc:
