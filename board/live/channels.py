@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -47,7 +46,8 @@ class Inbox(Subscriber):
         self._task = None
         self._plugin = plugin
         self._backend = plugin._backend
-        self._waiting: deque[Message] = deque(maxlen=max_backlog or None)
+        self._backlog = max_backlog or 0
+        self._waiting: list[Message] = []
         self._held: dict[int | None, Counts] = {}
         self._ended = False
         self._waiter: asyncio.Future[bool] | None = None
@@ -62,6 +62,8 @@ class Inbox(Subscriber):
                 self._held[message.thread] = message if held is None else merge_counts(held, message)
             else:
                 self._waiting.append(message)
+                if self._backlog and len(self._waiting) > self._backlog:
+                    del self._waiting[0]
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(True)
         return True
@@ -88,7 +90,7 @@ class Inbox(Subscriber):
                 last[thread] = now
                 yield self._held.pop(thread)
             if self._waiting:
-                yield self._waiting.popleft()
+                yield self._waiting.pop(0)
                 continue
             if self._ended:
                 return

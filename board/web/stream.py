@@ -6,7 +6,6 @@ from collections.abc import AsyncGenerator
 
 from litestar import Controller, Request, get
 from litestar.params import FromPath
-from litestar.response import ServerSentEventMessage
 
 from board.domain import answers, counts, events
 from board.domain.context import BoardContext
@@ -48,14 +47,27 @@ def _answer_html(fragments: Fragments, event: EventView, thread: ThreadView, mes
     return fragments.macro("components/answer_card.html", "answer_card", view, event, thread)
 
 
+async def _thread_snapshot(ctx: BoardContext, fragments: Fragments, thread: ThreadView) -> bytes:
+    """The thread's counts as they stand, read in a call of its own so that a stream, which lives for
+    hours, keeps none of the answers it read."""
+    [current] = await counts.with_counts(ctx, [thread])
+    listed = await answers.list_answers(ctx, current)
+    snapshot = Counts(thread.id, current.counts, {a.id: (a.agree, a.disagree) for a in listed})
+    return encoded("counts", counts_html(fragments, snapshot), retry=RETRY_MS)
+
+
+async def _event_snapshots(ctx: BoardContext, fragments: Fragments, event: EventView) -> list[bytes]:
+    threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
+    return [
+        encoded("counts", counts_html(fragments, Counts(t.id, t.counts)), retry=RETRY_MS) for t in threads
+    ]
+
+
 async def _thread_events(
     ctx: BoardContext, fragments: Fragments, event: EventView, thread: ThreadView
 ) -> AsyncGenerator[Event, None]:
     async with ctx.live.channels.subscribe([thread_channel(thread.id)]) as stream:
-        [current] = await counts.with_counts(ctx, [thread])
-        listed = await answers.list_answers(ctx, current)
-        snapshot = Counts(thread.id, current.counts, {a.id: (a.agree, a.disagree) for a in listed})
-        yield ServerSentEventMessage(event="counts", data=counts_html(fragments, snapshot), retry=RETRY_MS)
+        yield await _thread_snapshot(ctx, fragments, thread)
         async for message in stream:
             if isinstance(message, Counts):
                 yield counts_event(fragments, message)
@@ -74,11 +86,8 @@ async def _event_events(
     ctx: BoardContext, fragments: Fragments, event: EventView
 ) -> AsyncGenerator[Event, None]:
     async with ctx.live.channels.subscribe([event_channel(event.slug)]) as stream:
-        for thread in await counts.with_counts(ctx, await events.list_threads(ctx, event.id)):
-            snapshot = Counts(thread.id, thread.counts)
-            yield ServerSentEventMessage(
-                event="counts", data=counts_html(fragments, snapshot), retry=RETRY_MS
-            )
+        for snapshot in await _event_snapshots(ctx, fragments, event):
+            yield snapshot
         async for message in stream:
             if isinstance(message, Status):
                 if message.status == "opinions":
