@@ -127,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             cookie_secure=settings.public_url.startswith("https://"),
             header_name="x-csrftoken",
-            exclude=["^/healthz$", "^/readyz$", "^/api/", "^/schema"],
+            exclude=["^/healthz$", "^/readyz$", "^/api/", "^/schema", "/stream$"],
         ),
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=512, gzip_compress_level=6, exclude=UNCOMPRESSED
