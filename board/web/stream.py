@@ -11,7 +11,7 @@ from board.domain import answers, counts, events
 from board.domain.context import BoardContext
 from board.domain.views import AnswerView, EventView, ThreadView
 from board.live.channels import event_channel, thread_channel
-from board.live.messages import Counts, NewAnswer, Ping, Status
+from board.live.messages import Counts, Message, NewAnswer, Ping, Status
 from board.web.deps import Ctx, Id
 from board.web.render import Fragments
 from board.web.sse import (
@@ -47,6 +47,27 @@ def _answer_html(fragments: Fragments, event: EventView, thread: ThreadView, mes
     return fragments.macro("components/answer_card.html", "answer_card", view, event, thread)
 
 
+_totals: dict[int, tuple[Message, Counts]] = {}
+
+
+def _totals_of(message: Counts | NewAnswer | Status) -> Counts:
+    """The thread's totals a message carries, without per-answer counts; one object per message object,
+    so that every stream sending it finds its encoded event by identity (see `counts_event`)."""
+    known = _totals.get(id(message))
+    if known is not None and known[0] is message:
+        return known[1]
+    if isinstance(message, Counts):
+        totals = Counts(
+            message.thread, message.totals, participants=message.participants, event_id=message.event_id
+        )
+    else:
+        totals = Counts(message.thread, message.totals)
+    if len(_totals) > 256:
+        _totals.clear()
+    _totals[id(message)] = (message, totals)
+    return totals
+
+
 async def _thread_snapshot(ctx: BoardContext, fragments: Fragments, thread: ThreadView) -> bytes:
     """The thread's counts as they stand, read in a call of its own so that a stream, which lives for
     hours, keeps none of the answers it read."""
@@ -73,13 +94,13 @@ async def _thread_events(
                 yield counts_event(fragments, message)
             elif isinstance(message, NewAnswer):
                 yield encoded("answer", _answer_html(fragments, event, thread, message))
-                yield counts_event(fragments, Counts(message.thread, message.totals))
+                yield counts_event(fragments, _totals_of(message))
             elif isinstance(message, Ping):
                 yield PING
             elif message.status in THREAD_PAGE_STATUSES:
                 yield status_event(message)
                 if message.totals is not None:
-                    yield counts_event(fragments, Counts(message.thread, message.totals))
+                    yield counts_event(fragments, _totals_of(message))
 
 
 async def _event_events(
@@ -95,17 +116,7 @@ async def _event_events(
                 else:
                     yield status_event(message)
             elif isinstance(message, Counts | NewAnswer):
-                totals_only = (
-                    Counts(
-                        message.thread,
-                        message.totals,
-                        participants=message.participants,
-                        event_id=message.event_id,
-                    )
-                    if isinstance(message, Counts)
-                    else Counts(message.thread, message.totals)
-                )
-                yield counts_event(fragments, totals_only)
+                yield counts_event(fragments, _totals_of(message))
             else:
                 yield PING
 
