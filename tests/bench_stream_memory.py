@@ -150,7 +150,15 @@ def short(filename: str) -> str:
 
 
 def object_types() -> Counter[str]:
-    return Counter(type(o).__qualname__ for o in gc.get_objects())
+    """Live objects by type; coroutines and generators by the function they run, which shows the
+    chain of calls each stream keeps suspended."""
+    found: Counter[str] = Counter()
+    for o in gc.get_objects():
+        kind = type(o).__qualname__
+        if kind in ("coroutine", "async_generator", "generator"):
+            kind = f"{kind} {o.__qualname__}"
+        found[kind] += 1
+    return found
 
 
 def prepare(settings: Settings) -> None:
