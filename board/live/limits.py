@@ -81,7 +81,13 @@ class RateLimits:
             self._admit = client.register_script(_admit_script(bridge.SCRIPT_ACQUIRE_MOVING_WINDOW.decode()))
         head, tail = self.rules[first], self.rules[then]
         keys: list[str] = []
-        described: list[str | int | float] = [time.time(), head.amount, head.get_expiry(), tail.amount, tail.get_expiry()]
+        described: list[str | int | float] = [
+            time.time(),
+            head.amount,
+            head.get_expiry(),
+            tail.amount,
+            tail.get_expiry(),
+        ]
         for entry in entries:
             head_position = 0
             if entry.first_key is not None:
