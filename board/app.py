@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from board.db import Database
-from board.domain import retention, similar
+from board.domain import retention
 from board.domain.context import BoardContext
 from board.domain.counts import heal_forever
 from board.domain.join_codes import give_missing_codes
@@ -78,7 +78,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await votes.start()
         tasks.append(asyncio.create_task(heal_forever(ctx), name="counter-healing"))
         tasks.append(asyncio.create_task(close_timers_forever(ctx), name="thread-timers"))
-        tasks.append(asyncio.create_task(asyncio.to_thread(similar.warm), name="similar-warm-up"))
         tasks.append(asyncio.create_task(retention.daily(ctx), name="retention"))
         gc.collect()
         gc.freeze()
@@ -130,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             cookie_secure=settings.public_url.startswith("https://"),
             header_name="x-csrftoken",
-            exclude=["^/healthz$", "^/readyz$", "^/api/", "^/schema"],
+            exclude=["^/healthz$", "^/readyz$", "^/api/", "^/schema", "/stream$"],
         ),
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=512, gzip_compress_level=6, exclude=UNCOMPRESSED

@@ -24,7 +24,6 @@ from sqlalchemy import and_, bindparam
 from sqlmodel import col, select
 
 from board.db import Database
-from board.domain import opinions
 from board.domain.context import BoardContext
 from board.domain.views import ThreadView
 from board.live import UNREACHABLE
@@ -133,6 +132,8 @@ def compute_thread(
     if key not in _worker_db:
         _worker_db[key] = Database(database_url, schema=schema)
     read = asyncio.run(_read_votes(_worker_db[key], thread_id))
+    from board.domain import opinions
+
     return opinions.compute(read.votes, read.published, state, computed_at, read.withheld)
 
 
@@ -157,9 +158,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _warm_up() -> None:
+    """numpy and scikit-learn are loaded in the worker process only: a web worker never holds them."""
+    from board.domain import opinions
+
+    opinions.warm_up()
+
+
 def _worker_pool() -> Executor:
     return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=opinions.warm_up
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
     )
 
 

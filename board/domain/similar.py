@@ -1,18 +1,22 @@
 """Published answers close to a draft, so that people vote for an existing answer instead of repeating it.
 
-Character n-gram TF-IDF (scikit-learn) finds rephrasings, plurals and typos, not only shared words, in
-French and English alike, and needs no model downloaded at run time. Each thread's vectoriser is fitted
-once and kept until its published answers change, so a request only transforms the draft.
-Measured with `python -m tests.bench_similar` (README, "Similar answers").
+Character n-gram TF-IDF finds rephrasings, plurals and typos, not only shared words, in French and
+English alike, and needs no model downloaded at run time. Each thread's weights are learnt once and kept
+until its published answers change, so a request only weighs the draft. The weighting is scikit-learn's
+`TfidfVectorizer(analyzer="char", ngram_range=(3, 5), sublinear_tf=True, strip_accents="unicode")`,
+written out here in plain Python: loading scikit-learn (and SciPy) would cost every web worker about
+80 MB for a few dictionaries. Measured with `python -m tests.bench_similar` (README, "Similar answers").
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import time
-from collections import OrderedDict
+import unicodedata
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -35,31 +39,73 @@ REFIT_EVERY = 30.0
 """Seconds: a busy thread learns its weights again at most this often; in between, answers are added."""
 
 
-def vectoriser() -> Any:
-    """A fresh TF-IDF vectoriser. scikit-learn takes seconds to import: it is loaded here, on first use,
-    and `warm` loads it in the background when a worker starts, so that neither start-up nor a draft waits."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+GRAMS = (3, 5)
+_SPACES = re.compile(r"\s\s+")
 
-    return TfidfVectorizer(analyzer="char", ngram_range=(3, 5), sublinear_tf=True, strip_accents="unicode")
+Vector = dict[str, float]
+"""Weights of a text's character n-grams, of unit length."""
 
 
-def warm() -> None:
-    vectoriser()
+def grams(text: str) -> Counter[str]:
+    """The text's character 3- to 5-grams, lower-cased, accents stripped and runs of spaces folded."""
+    text = text.lower()
+    if not text.isascii():
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = _SPACES.sub(" ", text)
+    low, high = GRAMS
+    return Counter(
+        text[i : i + n] for n in range(low, min(high, len(text)) + 1) for i in range(len(text) - n + 1)
+    )
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Inverse document frequencies learnt from a thread's answers (smoothed, as scikit-learn does)."""
+
+    idf: dict[str, float]
+
+    @classmethod
+    def learn(cls, bodies: list[str]) -> Weights:
+        seen: Counter[str] = Counter()
+        for body in bodies:
+            seen.update(grams(body).keys())
+        documents = len(bodies) + 1
+        return cls({gram: math.log(documents / (count + 1)) + 1.0 for gram, count in seen.items()})
+
+    def vector(self, text: str) -> Vector:
+        """Sublinear term frequency times idf over the learnt n-grams only, of unit length."""
+        idf = self.idf
+        raw = {g: (1.0 + math.log(n)) * idf[g] for g, n in grams(text).items() if g in idf}
+        norm = math.sqrt(math.fsum(w * w for w in raw.values()))
+        return {g: w / norm for g, w in raw.items()} if norm else {}
+
+
+Postings = dict[str, list[tuple[int, float]]]
+"""n-gram → (row, weight) of every answer vector that has it: a draft meets only the answers it shares
+n-grams with."""
+
+
+def postings(vectors: list[Vector], first_row: int) -> Postings:
+    found: Postings = {}
+    for row, vector in enumerate(vectors, start=first_row):
+        for gram, weight in vector.items():
+            found.setdefault(gram, []).append((row, weight))
+    return found
 
 
 @dataclass(frozen=True)
 class ThreadIndex:
-    """A thread's published answers as TF-IDF vectors (rows l2-normalised, so a product is a cosine).
+    """A thread's published answers as unit TF-IDF vectors, so that a product is a cosine.
 
-    The weights are learnt once; answers published later are added as blocks weighed the same way and
-    answers withdrawn are left out, until the next full fit (at most every REFIT_EVERY seconds).
+    The weights are learnt once; answers published later are weighed the same way and answers withdrawn
+    are left out, until the next full fit (at most every REFIT_EVERY seconds).
     """
 
     ids: tuple[int, ...]
-    vectoriser: Any
-    """The fitted TfidfVectorizer; None for a thread without answers."""
-    blocks: tuple[Any, ...]
-    """Scipy sparse matrices, one row per id, in the order of `ids`."""
+    weights: Weights | None
+    """None for a thread without answers."""
+    blocks: tuple[Postings, ...]
+    """The rows of `ids`, in order: one block from the fit, one more each time answers are added."""
     fitted: int
     """How many answers the weights were learnt on."""
     gone: frozenset[int] = frozenset()
@@ -68,20 +114,20 @@ class ThreadIndex:
     def fit(cls, ids: list[int], bodies: list[str]) -> ThreadIndex:
         if not ids:
             return cls((), None, (), 0)
-        model = vectoriser()
-        return cls(tuple(ids), model, (model.fit_transform(bodies),), len(ids))
+        weights = Weights.learn(bodies)
+        return cls(tuple(ids), weights, (postings([weights.vector(b) for b in bodies], 0),), len(ids))
 
     def follow(self, ids: list[int], bodies: list[str]) -> ThreadIndex:
-        """The same weights over the answers published now: new ones transformed, withdrawn ones left out."""
-        if self.vectoriser is None:
+        """The same weights over the answers published now: new ones weighed, withdrawn ones left out."""
+        if self.weights is None:
             return ThreadIndex.fit(ids, bodies)
         known = set(self.ids)
         new = [(i, b) for i, b in zip(ids, bodies, strict=True) if i not in known]
         blocks = self.blocks
         if new:
-            blocks = (*blocks, self.vectoriser.transform([b for _, b in new]))
+            blocks = (*blocks, postings([self.weights.vector(b) for _, b in new], len(self.ids)))
         gone = frozenset(known - set(ids))
-        return ThreadIndex((*self.ids, *(i for i, _ in new)), self.vectoriser, blocks, self.fitted, gone)
+        return ThreadIndex((*self.ids, *(i for i, _ in new)), self.weights, blocks, self.fitted, gone)
 
     @property
     def size(self) -> int:
@@ -89,18 +135,16 @@ class ThreadIndex:
 
     def closest(self, draft: str, limit: int = LIMIT) -> list[tuple[int, float]]:
         """Up to `limit` (answer id, similarity) above the threshold, closest first."""
-        if self.vectoriser is None or len(draft.strip()) < MIN_DRAFT or not has_visible(draft):
+        if self.weights is None or len(draft.strip()) < MIN_DRAFT or not has_visible(draft):
             return []
         threshold = THRESHOLD if self.fitted >= SMALL_THREAD else SMALL_THRESHOLD
-        import numpy as np
-
-        vector = self.vectoriser.transform([draft]).T
-        scores = np.concatenate([(block @ vector).toarray().ravel() for block in self.blocks])
-        for n, answer_id in enumerate(self.ids):
-            if answer_id in self.gone:
-                scores[n] = -1.0
-        best = np.argsort(-scores, kind="stable")[:limit]
-        return [(self.ids[i], round(float(scores[i]), 3)) for i in best if scores[i] >= threshold]
+        scores = [0.0] * len(self.ids)
+        for gram, wanted in self.weights.vector(draft).items():
+            for block in self.blocks:
+                for row, weight in block.get(gram, ()):
+                    scores[row] += wanted * weight
+        ranked = sorted((-score, row) for row, score in enumerate(scores) if self.ids[row] not in self.gone)
+        return [(self.ids[row], round(-score, 3)) for score, row in ranked[:limit] if -score >= threshold]
 
 
 _PUBLISHED = (col(Answer.status) == AnswerStatus.PUBLISHED, col(Answer.merged_into).is_(None))

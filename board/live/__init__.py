@@ -14,7 +14,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from board.live.breaker import Breaker
-from board.live.channels import Channels
+from board.live.channels import Channels, Inbox
 from board.live.counters import Counters, MemoryCounters, RedisCounters
 from board.live.limits import RateLimits, memory_limits, redis_limits
 from board.live.opinion_cache import MemoryOpinionCache, OpinionCache, RedisOpinionCache
@@ -45,6 +45,7 @@ def _plugin(backend: ChannelsBackend) -> ChannelsPlugin:
         arbitrary_channels_allowed=True,
         subscriber_max_backlog=1000,
         subscriber_backlog_strategy="dropleft",
+        subscriber_class=Inbox,
     )
 
 

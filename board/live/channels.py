@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 
 from litestar.channels import ChannelsPlugin
+from litestar.channels.subscriber import BacklogStrategy, Subscriber
 
 from board.live.messages import Counts, Message, Ping, decode, encode, merge_counts
 
@@ -26,51 +27,91 @@ def mod_channel(slug: str) -> str:
     return f"mod:{slug}"
 
 
-async def coalesce(
-    events: AsyncIterator[bytes | str], interval: float = COUNTS_INTERVAL, heartbeat: float = HEARTBEAT
-) -> AsyncIterator[Message]:
-    """Pass messages through, but let `counts` out at most once per `interval` per thread.
+class Inbox(Subscriber):
+    """One stream's subscription, lean because a worker holds a thousand of them: messages are decoded
+    (once per process) as the plugin hands them over, `counts` wait merged per thread, and the reader
+    sleeps on one future. No queue of raw bytes, no task of its own, nothing per wait but a timer.
 
-    A `ping` comes out after `heartbeat` seconds of silence, so idle streams stay open through proxies.
+    `messages()` passes messages through, but lets `counts` out at most once per `interval` per thread;
+    a `ping` comes out after `heartbeat` seconds of silence, so idle streams stay open through proxies.
     """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Message | None] = asyncio.Queue()
 
-    async def pump() -> None:
-        try:
-            async for raw in events:
-                queue.put_nowait(decode(raw))
-        finally:
-            queue.put_nowait(None)
+    def __init__(
+        self,
+        plugin: ChannelsPlugin,
+        max_backlog: int | None = None,
+        backlog_strategy: BacklogStrategy = "dropleft",
+    ) -> None:
+        # Subscriber.__init__ would build a queue of raw messages that is never read here.
+        self._task = None
+        self._plugin = plugin
+        self._backend = plugin._backend
+        self._backlog = max_backlog or 0
+        self._waiting: list[Message] = []
+        self._held: dict[int | None, Counts] = {}
+        self._ended = False
+        self._waiter: asyncio.Future[bool] | None = None
 
-    task = asyncio.create_task(pump())
-    held: dict[int | None, Counts] = {}
-    last: dict[int | None, float] = {}
-    try:
+    def put_nowait(self, item: bytes | None) -> bool:
+        if item is None:
+            self._ended = True
+        else:
+            message = decode(item)
+            if isinstance(message, Counts):
+                held = self._held.get(message.thread)
+                self._held[message.thread] = message if held is None else merge_counts(held, message)
+            else:
+                self._waiting.append(message)
+                if self._backlog and len(self._waiting) > self._backlog:
+                    del self._waiting[0]
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(True)
+        return True
+
+    async def put(self, item: bytes | None) -> None:
+        self.put_nowait(item)
+
+    @property
+    def qsize(self) -> int:
+        return len(self._waiting) + len(self._held)
+
+    async def iter_events(self) -> AsyncGenerator[bytes, None]:
+        raise NotImplementedError("an Inbox is read through messages()")
+        yield b""  # pragma: no cover
+
+    async def messages(
+        self, interval: float = COUNTS_INTERVAL, heartbeat: float = HEARTBEAT
+    ) -> AsyncIterator[Message]:
+        loop = asyncio.get_running_loop()
+        last: dict[int | None, float] = {}
         while True:
             now = loop.time()
-            due = [t for t in held if now - last.get(t, -1e9) >= interval]
-            for thread in due:
+            for thread in [t for t in self._held if now - last.get(t, -1e9) >= interval]:
                 last[thread] = now
-                yield held.pop(thread)
-            wait = min(last[t] + interval for t in held) - now if held else heartbeat
-            try:
-                message = await asyncio.wait_for(queue.get(), max(wait, 0.001))
-            except TimeoutError:
-                if not held:
-                    yield Ping()
+                yield self._held.pop(thread)
+            if self._waiting:
+                yield self._waiting.pop(0)
                 continue
-            if message is None:
-                break
-            if isinstance(message, Counts):
-                thread = message.thread
-                held[thread] = merge_counts(held[thread], message) if thread in held else message
-            else:
-                yield message
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+            if self._ended:
+                return
+            wait = min(last[t] + interval for t in self._held) - now if self._held else heartbeat
+            if not await self._sleep(loop, max(wait, 0.001)) and not self._held:
+                yield Ping()
+
+    async def _sleep(self, loop: asyncio.AbstractEventLoop, seconds: float) -> bool:
+        """True when a message came, False when `seconds` passed first."""
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class Channels:
@@ -87,7 +128,8 @@ class Channels:
         self, channels: Iterable[str], interval: float = COUNTS_INTERVAL
     ) -> AsyncIterator[AsyncIterator[Message]]:
         async with self.plugin.start_subscription(list(channels)) as subscriber:
-            stream = coalesce(subscriber.iter_events(), interval)
+            assert isinstance(subscriber, Inbox), "the plugin is built with subscriber_class=Inbox"
+            stream = subscriber.messages(interval)
             try:
                 yield stream
             finally:

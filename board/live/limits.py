@@ -171,6 +171,13 @@ def _admit_script(script: str) -> str:
     )
 
 
+class RedisPyStorage(RedisStorage):
+    """limits' async Redis storage on redis-py alone: the stock class imports coredis (and with it
+    beartype and numpy, about 30 MB per worker) to look for it, even when told to use redis-py."""
+
+    DEPENDENCIES = {"redis": RedisStorage.DEPENDENCIES["redis"]}  # noqa: RUF012 (the base's own form)
+
+
 def memory_limits(rules: dict[str, str]) -> RateLimits:
     return RateLimits(MemoryStorage(), rules)
 
@@ -180,5 +187,10 @@ def redis_limits(
 ) -> RateLimits:
     """Limits on the live layer's own connection pool, so they share its connections."""
     uri = "async+" + url if not url.startswith("async+") else url
-    storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{prefix}limits", connection_pool=pool)  # type: ignore[arg-type]
+    storage = RedisPyStorage(
+        uri,
+        implementation="redispy",
+        key_prefix=f"{prefix}limits",
+        connection_pool=pool,  # type: ignore[arg-type]
+    )
     return RateLimits(storage, rules, breaker)

@@ -12,7 +12,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.response import Redirect, Response, ServerSentEvent, ServerSentEventMessage, Template
+from litestar.response import Redirect, Response, ServerSentEventMessage, Template
 
 from board.domain import accounts, audit, console, counts, events, export, moderation, threads
 from board.domain.context import BoardContext
@@ -204,7 +204,7 @@ class ModerationController(Controller):
         return Template("moderation/_found.html", context={"found": found, "q": text})
 
     @get("/stream", name="mod_stream", opt={"role": "facilitator"})
-    async def stream(self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str]) -> ServerSentEvent:
+    async def stream(self, request: Request, ctx: Ctx, who: Who, slug: FromPath[str]) -> CountedStream:
         release = staff_slots(ctx, request)
         return CountedStream(_mod_events(ctx, request.app.state.fragments, who), release)
 

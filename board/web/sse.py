@@ -3,14 +3,16 @@ and the counts fragment rendered once however many streams send it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections import Counter
 from collections.abc import AsyncIterable, Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
 from litestar import Request
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEventMessage, Stream
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
@@ -71,36 +73,95 @@ def address_cap(ctx: BoardContext, request: Request) -> tuple[str, int, str]:
     return f"address:{address}", ctx.settings.stream_limit_address, TOO_MANY_FROM_NETWORK
 
 
-class _Released(ASGIResponse):
-    """Runs the stream's response, then gives its slots back however it ended: finished, client gone,
-    or cancelled. A `finally` in the stream's generator would not do: it never runs if the generator
-    never started, and runs only when collected if the generator was left at a `yield`."""
+Event = ServerSentEventMessage | bytes
+"""What a stream yields: a message, or one already encoded (shared by every stream that sends it)."""
 
-    __slots__ = ("_inner", "_release")
+PING = ServerSentEventMessage(comment="ping").encode()
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
 
-    def __init__(self, inner: ASGIResponse, release: Callable[[], None]) -> None:
+
+def encoded(event: str, data: str, retry: int | None = None) -> bytes:
+    """An event as `ServerSentEventMessage.encode` writes it, for a stream to share rather than rebuild."""
+    lines = "".join(f"data: {line}\r\n" for line in _LINE_BREAK.split(data))
+    retried = "" if retry is None else f"retry: {retry}\r\n"
+    return f"event: {event}\r\n{lines}{retried}\r\n".encode()
+
+
+class _Live(ASGIResponse):
+    """Sends a stream's events until they end or the client leaves, then gives its slots back however it
+    ended (finished, client gone, cancelled). A `finally` in the stream's generator would not do: it never
+    runs if the generator never started, and runs only when collected if it was left at a `yield`.
+
+    Leaner than Litestar's streaming response, which a worker holds a thousand of: one task waits for
+    the client to leave and cancels the sending, where Litestar keeps a task group and a thread hop."""
+
+    __slots__ = ("_events", "_inner", "_release")
+
+    def __init__(
+        self, inner: ASGIResponse, events: AsyncIterable[Event], release: Callable[[], None]
+    ) -> None:
         self._inner = inner
+        self._events = events
         self._release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await self._inner(scope, receive, send)
+            await self._inner.start_response(send)
+            await _send_events(self._events, send, receive)
         finally:
             self._release()
 
 
-class CountedStream(ServerSentEvent):
+async def _until_gone(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _send_events(events: AsyncIterable[Event], send: Send, receive: Receive) -> None:
+    sending = asyncio.current_task()
+    assert sending is not None
+    done = False
+
+    def client_left(_: object) -> None:
+        if not done:
+            sending.cancel()
+
+    watcher = asyncio.ensure_future(_until_gone(receive))
+    watcher.add_done_callback(client_left)
+    try:
+        async for event in events:
+            body = event if isinstance(event, bytes) else event.encode()
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except asyncio.CancelledError:
+        if not watcher.done() or watcher.cancelled() or sending.cancelling() > 1:
+            raise
+        sending.uncancel()
+    finally:
+        done = True
+        watcher.remove_done_callback(client_left)
+        watcher.cancel()
+        if watcher.done() and not watcher.cancelled():
+            watcher.exception()
+        closing = getattr(events, "aclose", None)
+        if closing is not None:
+            await closing()
+
+
+class CountedStream(Stream):
     """An SSE response holding stream slots until it ends."""
 
-    __slots__ = ("release",)
+    __slots__ = ("events", "release")
 
-    def __init__(self, content: AsyncIterable[ServerSentEventMessage], release: Callable[[], None]) -> None:
-        super().__init__(content)
+    def __init__(self, events: AsyncIterable[Event], release: Callable[[], None]) -> None:
+        super().__init__((), media_type="text/event-stream", headers=_HEADERS)
+        self.events = events
         self.release = release
 
     def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
         try:
-            return _Released(super().to_asgi_response(*args, **kwargs), self.release)
+            return _Live(super().to_asgi_response(*args, **kwargs), self.events, self.release)
         except BaseException:
             self.release()
             raise
@@ -112,7 +173,13 @@ def status_data(message: Status) -> str:
     return json.dumps(message.public(), separators=(",", ":"))
 
 
+@lru_cache(maxsize=256)
+def status_event(message: Status) -> bytes:
+    return encoded("status", status_data(message))
+
+
 _rendered: dict[tuple[str, bytes], str] = {}
+_events: dict[tuple[str, bytes], bytes] = {}
 
 
 def counts_html(fragments: Fragments, message: Counts) -> str:
@@ -124,6 +191,31 @@ def counts_html(fragments: Fragments, message: Counts) -> str:
             _rendered.clear()
         html = _rendered[key] = _render_counts(fragments, message)
     return html
+
+
+_by_object: dict[tuple[int, str], tuple[Counts, bytes]] = {}
+
+
+def counts_event(fragments: Fragments, message: Counts) -> bytes:
+    """The `counts` event, encoded once per distinct message and language, however many streams send it.
+
+    Every stream of a worker receives the same decoded message object, so it is looked up by identity
+    first (the entry keeps the object alive, so its id is not reused meanwhile): encoding it again to
+    find it would cost each of a thousand streams about 20 µs."""
+    language = current()
+    known = _by_object.get((id(message), language))
+    if known is not None and known[0] is message:
+        return known[1]
+    key = (language, encode(message))
+    event = _events.get(key)
+    if event is None:
+        if len(_events) > 1024:
+            _events.clear()
+        event = _events[key] = encoded("counts", counts_html(fragments, message))
+    if len(_by_object) > 256:
+        _by_object.clear()
+    _by_object[(id(message), language)] = (message, event)
+    return event
 
 
 def _render_counts(fragments: Fragments, message: Counts) -> str:

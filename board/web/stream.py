@@ -6,19 +6,29 @@ from collections.abc import AsyncGenerator
 
 from litestar import Controller, Request, get
 from litestar.params import FromPath
-from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from board.domain import answers, counts, events
 from board.domain.context import BoardContext
 from board.domain.views import AnswerView, EventView, ThreadView
 from board.live.channels import event_channel, thread_channel
-from board.live.messages import Counts, NewAnswer, Ping, Status
+from board.live.messages import Counts, Message, NewAnswer, Ping, Status
 from board.web.deps import Ctx, Id
 from board.web.render import Fragments
-from board.web.sse import RETRY_MS, CountedStream, counts_html, participant_slots, status_data
+from board.web.sse import (
+    PING,
+    RETRY_MS,
+    CountedStream,
+    Event,
+    counts_event,
+    counts_html,
+    encoded,
+    participant_slots,
+    status_event,
+)
 
 THREAD_PAGE_STATUSES = ("answers", "threads", "present", "timer", "event")
 """What a thread's page reacts to; moderation's own statuses are not for participants."""
+OPINIONS = encoded("opinions", "opinions")
 
 
 def _answer_html(fragments: Fragments, event: EventView, thread: ThreadView, message: NewAnswer) -> str:
@@ -37,63 +47,78 @@ def _answer_html(fragments: Fragments, event: EventView, thread: ThreadView, mes
     return fragments.macro("components/answer_card.html", "answer_card", view, event, thread)
 
 
+_totals: dict[int, tuple[Message, Counts]] = {}
+
+
+def _totals_of(message: Counts | NewAnswer | Status) -> Counts:
+    """The thread's totals a message carries, without per-answer counts; one object per message object,
+    so that every stream sending it finds its encoded event by identity (see `counts_event`)."""
+    known = _totals.get(id(message))
+    if known is not None and known[0] is message:
+        return known[1]
+    if isinstance(message, Counts):
+        totals = Counts(
+            message.thread, message.totals, participants=message.participants, event_id=message.event_id
+        )
+    else:
+        totals = Counts(message.thread, message.totals)
+    if len(_totals) > 256:
+        _totals.clear()
+    _totals[id(message)] = (message, totals)
+    return totals
+
+
+async def _thread_snapshot(ctx: BoardContext, fragments: Fragments, thread: ThreadView) -> bytes:
+    """The thread's counts as they stand, read in a call of its own so that a stream, which lives for
+    hours, keeps none of the answers it read."""
+    [current] = await counts.with_counts(ctx, [thread])
+    listed = await answers.list_answers(ctx, current)
+    snapshot = Counts(thread.id, current.counts, {a.id: (a.agree, a.disagree) for a in listed})
+    return encoded("counts", counts_html(fragments, snapshot), retry=RETRY_MS)
+
+
+async def _event_snapshots(ctx: BoardContext, fragments: Fragments, event: EventView) -> list[bytes]:
+    threads = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
+    return [
+        encoded("counts", counts_html(fragments, Counts(t.id, t.counts)), retry=RETRY_MS) for t in threads
+    ]
+
+
 async def _thread_events(
     ctx: BoardContext, fragments: Fragments, event: EventView, thread: ThreadView
-) -> AsyncGenerator[ServerSentEventMessage, None]:
+) -> AsyncGenerator[Event, None]:
     async with ctx.live.channels.subscribe([thread_channel(thread.id)]) as stream:
-        [current] = await counts.with_counts(ctx, [thread])
-        listed = await answers.list_answers(ctx, current)
-        snapshot = Counts(thread.id, current.counts, {a.id: (a.agree, a.disagree) for a in listed})
-        yield ServerSentEventMessage(event="counts", data=counts_html(fragments, snapshot), retry=RETRY_MS)
+        yield await _thread_snapshot(ctx, fragments, thread)
         async for message in stream:
             if isinstance(message, Counts):
-                yield ServerSentEventMessage(event="counts", data=counts_html(fragments, message))
+                yield counts_event(fragments, message)
             elif isinstance(message, NewAnswer):
-                yield ServerSentEventMessage(
-                    event="answer", data=_answer_html(fragments, event, thread, message)
-                )
-                yield ServerSentEventMessage(
-                    event="counts", data=counts_html(fragments, Counts(message.thread, message.totals))
-                )
+                yield encoded("answer", _answer_html(fragments, event, thread, message))
+                yield counts_event(fragments, _totals_of(message))
             elif isinstance(message, Ping):
-                yield ServerSentEventMessage(comment="ping")
+                yield PING
             elif message.status in THREAD_PAGE_STATUSES:
-                yield ServerSentEventMessage(event="status", data=status_data(message))
+                yield status_event(message)
                 if message.totals is not None:
-                    yield ServerSentEventMessage(
-                        event="counts", data=counts_html(fragments, Counts(message.thread, message.totals))
-                    )
+                    yield counts_event(fragments, _totals_of(message))
 
 
 async def _event_events(
     ctx: BoardContext, fragments: Fragments, event: EventView
-) -> AsyncGenerator[ServerSentEventMessage, None]:
+) -> AsyncGenerator[Event, None]:
     async with ctx.live.channels.subscribe([event_channel(event.slug)]) as stream:
-        for thread in await counts.with_counts(ctx, await events.list_threads(ctx, event.id)):
-            snapshot = Counts(thread.id, thread.counts)
-            yield ServerSentEventMessage(
-                event="counts", data=counts_html(fragments, snapshot), retry=RETRY_MS
-            )
+        for snapshot in await _event_snapshots(ctx, fragments, event):
+            yield snapshot
         async for message in stream:
             if isinstance(message, Status):
                 if message.status == "opinions":
-                    yield ServerSentEventMessage(event="opinions", data=message.status)
+                    yield OPINIONS
                 else:
-                    yield ServerSentEventMessage(event="status", data=status_data(message))
+                    yield status_event(message)
             elif isinstance(message, Counts | NewAnswer):
-                totals_only = (
-                    Counts(
-                        message.thread,
-                        message.totals,
-                        participants=message.participants,
-                        event_id=message.event_id,
-                    )
-                    if isinstance(message, Counts)
-                    else Counts(message.thread, message.totals)
-                )
-                yield ServerSentEventMessage(event="counts", data=counts_html(fragments, totals_only))
+                yield counts_event(fragments, _totals_of(message))
             else:
-                yield ServerSentEventMessage(comment="ping")
+                yield PING
 
 
 class StreamController(Controller):
@@ -102,14 +127,14 @@ class StreamController(Controller):
     @get("/e/{slug:str}/t/{thread_id:int}/stream", name="thread_stream")
     async def thread_stream(
         self, request: Request, ctx: Ctx, slug: FromPath[str], thread_id: Id
-    ) -> ServerSentEvent:
+    ) -> CountedStream:
         event = await events.get_event(ctx, slug)
         thread = await events.get_thread(ctx, event, thread_id)
         release = participant_slots(ctx, request, event)
         return CountedStream(_thread_events(ctx, request.app.state.fragments, event, thread), release)
 
     @get("/e/{slug:str}/stream", name="event_stream")
-    async def event_stream(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> ServerSentEvent:
+    async def event_stream(self, request: Request, ctx: Ctx, slug: FromPath[str]) -> CountedStream:
         event = await events.get_event(ctx, slug)
         release = participant_slots(ctx, request, event)
         return CountedStream(_event_events(ctx, request.app.state.fragments, event), release)
