@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -94,7 +94,9 @@ class _Live(ASGIResponse):
     runs if the generator never started, and runs only when collected if it was left at a `yield`.
 
     Leaner than Litestar's streaming response, which a worker holds a thousand of: one task waits for
-    the client to leave and cancels the sending, where Litestar keeps a task group and a thread hop."""
+    the client to leave and cancels the sending, where Litestar keeps a task group and a thread hop.
+    The headers go with the first event (the counts as they stand): that read is made on the request's
+    own connection, given back as the response starts, so an open stream holds no connection."""
 
     __slots__ = ("_events", "_inner", "_release")
 
@@ -107,10 +109,16 @@ class _Live(ASGIResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            events = aiter(self._events)
+            first = await anext(events, None)
             await self._inner.start_response(send)
-            await _send_events(self._events, send, receive)
+            await _send_events(events, first, send, receive)
         finally:
             self._release()
+
+
+def _bytes(event: Event) -> bytes:
+    return event if isinstance(event, bytes) else event.encode()
 
 
 async def _until_gone(receive: Receive) -> None:
@@ -118,7 +126,9 @@ async def _until_gone(receive: Receive) -> None:
         pass
 
 
-async def _send_events(events: AsyncIterable[Event], send: Send, receive: Receive) -> None:
+async def _send_events(
+    events: AsyncIterator[Event], first: Event | None, send: Send, receive: Receive
+) -> None:
     sending = asyncio.current_task()
     assert sending is not None
     done = False
@@ -130,9 +140,10 @@ async def _send_events(events: AsyncIterable[Event], send: Send, receive: Receiv
     watcher = asyncio.ensure_future(_until_gone(receive))
     watcher.add_done_callback(client_left)
     try:
+        if first is not None:
+            await send({"type": "http.response.body", "body": _bytes(first), "more_body": True})
         async for event in events:
-            body = event if isinstance(event, bytes) else event.encode()
-            await send({"type": "http.response.body", "body": body, "more_body": True})
+            await send({"type": "http.response.body", "body": _bytes(event), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         if not watcher.done() or watcher.cancelled() or sending.cancelling() > 1:
