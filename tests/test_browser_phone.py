@@ -34,7 +34,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FRENCH: dict[str, Any] = {"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr"}}
 LOADING_MS = 30_000
-"""A bound on the first suggestion of a fresh server: it may wait for scikit-learn to finish loading."""
+"""A bound on the first suggestion of a fresh server on a busy machine, not a speed check."""
 FOLLOW_MS = 2_000
 SPREAD_MS = 3_000
 """Refreshes triggered by a status wait a random delay of up to this (board.js), so that phones do not
