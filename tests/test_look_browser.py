@@ -89,10 +89,17 @@ async def axe_problems(page: Page, where: str, language: str) -> list[str]:
 
 
 async def logo_drawn(page: Page, selector: str) -> dict[str, float]:
-    return await page.locator(selector).first.evaluate(
+    """The logo as laid out, once it is: a live page may be between two redraws when first asked."""
+    measure = (
         "img => ({natural: img.naturalWidth, width: img.getBoundingClientRect().width,"
         " height: img.getBoundingClientRect().height, complete: img.complete})"
     )
+    for _ in range(50):
+        drawn: dict[str, float] = await page.locator(selector).first.evaluate(measure)
+        if drawn["complete"] and drawn["height"] > 0:
+            return drawn
+        await page.wait_for_timeout(100)
+    return drawn
 
 
 async def test_an_admin_sets_the_look_and_phones_and_projector_wear_it_accessibly(
