@@ -52,27 +52,10 @@ from litestar import Litestar  # noqa: E402
 from board.domain import events  # noqa: E402
 from board.domain.context import BoardContext  # noqa: E402
 from board.settings import Settings  # noqa: E402
+from tests.bench_vote_path import scope  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "republique-collaborative"
-
-
-def scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8000"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
 
 
 class OpenStream:
@@ -104,7 +87,7 @@ class OpenStream:
                 self.ready.set_result(None)
 
         try:
-            await self.app(scope(self.path, EVENTSOURCE), receive, send)
+            await self.app(scope("GET", self.path, EVENTSOURCE), receive, send)
         finally:
             if not self.ready.done():
                 self.ready.set_result(None)

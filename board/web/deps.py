@@ -39,8 +39,13 @@ async def read_form(request: Request) -> dict[str, str]:
     """
     if request.content_type[0] != "application/x-www-form-urlencoded":
         return {key: str(value) for key, value in (await request.form()).items()}
+    return form_fields(await request.body())
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """A URL-encoded body's fields, the first value of each, its letters read as UTF-8."""
     try:
-        text = (await request.body()).decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid("Le formulaire doit être encodé en UTF-8.") from None
     fields: dict[str, str] = {}

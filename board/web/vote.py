@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 from functools import lru_cache
-from urllib.parse import parse_qsl
 
 from litestar import Controller, MediaType, Request, post
 from litestar.datastructures import Cookie
@@ -24,11 +23,10 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from board.domain import events
 from board.domain.context import BoardContext
-from board.domain.errors import Invalid
 from board.domain.newcomers import Forgotten
 from board.domain.votes import VoteWriter, parse_value
 from board.web.connections import OWN_CONNECTIONS
-from board.web.deps import Id, minted, read_form
+from board.web.deps import Id, form_fields, minted, read_form
 from board.web.identity import client_address, cookie_name, unsign
 from board.web.render import ElementIds, Fragments
 
@@ -114,14 +112,7 @@ async def _form(request: Request, sent: dict[bytes, bytes]) -> dict[str, str]:
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    try:
-        text = b"".join(chunks).decode("utf-8")
-    except UnicodeDecodeError:
-        raise Invalid("Le formulaire doit être encodé en UTF-8.") from None
-    fields: dict[str, str] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True):
-        fields.setdefault(key, value)
-    return fields
+    return form_fields(b"".join(chunks))
 
 
 def _cookies(raw: bytes) -> dict[str, str]:
