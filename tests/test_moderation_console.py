@@ -163,6 +163,9 @@ async def test_a_merge_by_number_works_without_javascript(board: Board) -> None:
     assert merged is not None and merged.merged_into == made[1]
     after = await console(moderator, thread=thread, tab="published")
     assert "fusionnée avec cette réponse" in after
+    phone = await board.phone(f"/e/{SLUG}/t/{thread}")
+    seen = visible((await phone.open(f"/e/{SLUG}/t/{thread}")).text)
+    assert "Fusionnée avec cette réponse :" in seen, "participants see a merged text labelled as such"
     bad = await moderator.submit(f"/mod/{SLUG}/answers/{made[2]}", {"action": "merge", "into": "douze"})
     assert bad.status_code == 422
 
