@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import logging
 import statistics
 import tempfile
 import time
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     ok = asyncio.run(run(args.answers, args.repeat, args.database))
     raise SystemExit(0 if ok else 1)
 

@@ -347,10 +347,12 @@ def start_server(
     workers: int = 1,
     schema: str | None = None,
     seed: bool = True,
+    demo: bool = False,
 ) -> Server:
     """The real server (granian) in a subprocess, on its own port, database and Redis prefix.
 
-    With `schema`, it runs on PostgreSQL in that schema instead of a SQLite file.
+    With `schema`, it runs on PostgreSQL in that schema instead of a SQLite file; with `demo`, as
+    `board serve --demo` (which seeds the demo and prints its moderator's password in the log).
     """
     port = free_port()
     env = dict(os.environ)
@@ -373,7 +375,10 @@ def start_server(
     log = tmp_path / f"server-{port}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "board.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            [
+                *(sys.executable, "-m", "board.cli", "serve", "--port", str(port), "--workers", str(workers)),
+                *(["--demo"] if demo else []),
+            ],
             env=env,
             cwd=ROOT,
             stdout=output,

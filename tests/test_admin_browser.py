@@ -1,23 +1,25 @@
 """An organiser's walk in a real browser (Debian's chromium through Playwright): sign in, create an event with
-its prompts, open it, watch a phone answer, close it, download it as TOML; accessibility and screenshots of
-the organisers' pages on a laptop and a phone."""
+its prompts, open it, watch a phone answer, close it, download it as TOML; the console's keyboard shortcuts on a
+pre-moderated event; accessibility and screenshots of the organisers' pages on a laptop and a phone."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import tomllib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from board.settings import Settings
-from tests.conftest import Server, in_thread
+from tests.conftest import CSRF_RE, Server, in_thread
 from tests.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -199,3 +201,56 @@ async def test_screenshots_of_the_organisers_pages(contexts: Contexts, admin_nam
             assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", target
             width = await page.evaluate("document.documentElement.scrollWidth")
             assert width <= device["viewport"]["width"], f"{path} scrolls sideways on a {name}"
+
+
+async def send_answer(server: Server, slug: str, thread: int, text: str) -> None:
+    """A participant's answer as the phone's form sends it."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as phone:
+        token = CSRF_RE.search((await phone.get(f"/e/{slug}/t/{thread}")).text)
+        assert token, "the thread page has its form"
+        posted = await phone.post(
+            f"/e/{slug}/t/{thread}/answers", data={"body": text, "_csrf_token": token.group(1)}
+        )
+        assert posted.status_code == 303, posted.text
+
+
+async def test_the_console_keyboard_moves_publishes_and_picks_a_reason(
+    contexts: Contexts, admin_name: str
+) -> None:
+    slug = f"clavier-{uuid.uuid4().hex[:6]}"
+    admin = await contexts.page(LAPTOP, **FRENCH)
+    await sign_in(admin, admin_name)
+    await create_event(admin, slug, ["Une question ?"])
+    await admin.locator("input[name=moderation][value=pre]").check()
+    await admin.locator("input[name=status][value=open]").check()
+    async with admin.expect_navigation():
+        await admin.locator("#event-form button[type=submit]").click()
+    await expect(admin.locator("h1 .status")).to_have_class("status status-open")
+    await admin.goto(f"/mod/{slug}")
+    found = re.search(
+        r"thread=(\d+)",
+        await admin.locator(f"a[href^='/mod/{slug}?thread=']").first.get_attribute("href") or "",
+    )
+    assert found
+    thread = int(found.group(1))
+    for text in ("Première réponse à valider", "Seconde réponse à valider"):
+        await send_answer(contexts.server, slug, thread, text)
+
+    await live(admin, f"/mod/{slug}?thread={thread}&tab=pending")
+    pending = admin.locator("ol.mod-answers > li.mod-card")
+    await expect(pending).to_have_count(2)
+    await admin.locator("body").press("j")
+    await expect(pending.first).to_be_focused()
+    await admin.keyboard.press("j")
+    await expect(pending.nth(1)).to_be_focused()
+    await admin.keyboard.press("k")
+    await expect(pending.first).to_be_focused()
+    first = await pending.first.get_attribute("id")
+    await admin.keyboard.press("a")
+    await expect(admin.locator(f"ol.mod-answers > li#{first}")).to_have_count(0)
+    await expect(admin.locator(f"#t{thread}-published-n")).to_have_text("1")
+    await assert_not_reloaded(admin)
+    await admin.keyboard.press("j")
+    await expect(pending.first).to_be_focused()
+    await admin.keyboard.press("r")
+    await expect(pending.first.locator("form.with-reason select")).to_be_focused()

@@ -7,6 +7,7 @@ import io
 
 from tests.conftest import SLUG, Board
 from tests.crowd import answer_thread
+from tests.test_event_admin import NEW, admin_of, create, set_status
 
 
 async def test_the_log_reads_as_sentences_in_english_too(board: Board) -> None:
@@ -42,7 +43,7 @@ async def test_the_csv_holds_the_filtered_entries_with_their_sentences(board: Bo
 
     response = await moderator.open(f"/mod/{SLUG}/audit.csv")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in response.headers["content-disposition"]
     assert response.content.startswith("\ufeff".encode()), "a byte-order mark for spreadsheets"
     rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
@@ -60,3 +61,23 @@ async def test_the_csv_holds_the_filtered_entries_with_their_sentences(board: Bo
     assert len(list(csv.reader(io.StringIO(by_person)))) == 2
     page = (await moderator.open(f"/mod/{SLUG}/audit?person={facilitator_name}")).text
     assert f'href="/mod/{SLUG}/audit.csv?person={facilitator_name}"' in page, "the download keeps the filter"
+
+
+async def test_an_events_own_life_reads_as_sentences(board: Board) -> None:
+    admin = await admin_of(board)
+    await create(board, admin)
+    for status in ("open", "closed", "archived", "draft"):
+        assert (await set_status(admin, NEW, status)).status_code == 303
+    assert (await set_status(admin, NEW, "draft", title="Atelier des communs, suite")).status_code == 303
+    name = (await admin.open("/admin")).text.split("Se déconnecter (")[1].split(")")[0]
+
+    french = (await admin.open(f"/mod/{NEW}/audit")).text
+    for done in ("a créé", "a ouvert", "a clos", "a archivé", "a modifié"):
+        assert f"{name} {done} l&#39;événement" in french, done
+    assert f"{name} a remis l&#39;événement en brouillon" in french
+    assert "event-" not in french
+    admin.http.cookies.set("lang", "en")
+    english = (await admin.open(f"/mod/{NEW}/audit")).text
+    for done in ("created", "opened", "closed", "archived", "edited"):
+        assert f"{name} {done} the event" in english, done
+    assert f"{name} turned the event back into a draft" in english

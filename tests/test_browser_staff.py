@@ -16,7 +16,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, expect
 
 from board.app import build_context
-from board.domain import accounts, events
+from board.domain import accounts, events, passwords
 from board.settings import Settings
 from tests.conftest import CSRF_RE, SLUG, Server, in_thread
 from tests.crowd import answer_thread
@@ -239,4 +239,8 @@ async def test_the_staff_pages_and_the_console_pass_axe(
     await check(newcomer, "audit log")
     await newcomer.goto("/account/password")
     await check(newcomer, "password page")
+    token = served(server, lambda ctx: passwords.create_reset(ctx, f"axe-{language}"))
+    reset = await newcomer.goto(f"/reset/{token}")
+    assert reset is not None and reset.status == 200, "the link printed by `board account reset` opens"
+    await check(newcomer, "reset page")
     assert not found, "serious or critical axe violations:\n" + "\n".join(found)

@@ -73,6 +73,7 @@ async def test_a_thread_of_120_answers_is_shown_50_at_a_time_with_tab_counts(boa
     assert cards(beyond) == cards(third), "a page past the end shows the last one"
     assert "<option" not in first.split('id="mod-board"')[1].replace("Motif…", "").split("reason")[0]
     assert first.count("<option") <= 50 * 6, "reason menus only: no list of every answer"
+    assert len(first.encode()) < 300 * 1024, "a page of 50 cards keeps under the console's 300 KB budget"
 
 
 async def test_the_overview_shows_the_queue_and_every_thread_with_its_first_answers(board: Board) -> None:
@@ -162,6 +163,9 @@ async def test_a_merge_by_number_works_without_javascript(board: Board) -> None:
     assert merged is not None and merged.merged_into == made[1]
     after = await console(moderator, thread=thread, tab="published")
     assert "fusionnée avec cette réponse" in after
+    phone = await board.phone(f"/e/{SLUG}/t/{thread}")
+    seen = visible((await phone.open(f"/e/{SLUG}/t/{thread}")).text)
+    assert "Fusionnée avec cette réponse :" in seen, "participants see a merged text labelled as such"
     bad = await moderator.submit(f"/mod/{SLUG}/answers/{made[2]}", {"action": "merge", "into": "douze"})
     assert bad.status_code == 422
 

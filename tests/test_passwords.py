@@ -8,12 +8,13 @@ import io
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from board import cli
 from board.domain import accounts
 from board.domain.context import BoardContext
-from tests.conftest import PASSWORD, SLUG, Board, Phone, start_board
+from tests.conftest import CSRF_RE, PASSWORD, SLUG, Board, Phone, start_board, start_server, stop_server
 
 NEW = "un tout nouveau mot de passe"
 
@@ -155,3 +156,22 @@ async def test_the_demo_prints_the_moderator_password_until_it_is_changed(tmp_pa
         assert changed.status_code == 303
         after = await started()
         assert password.group(1) not in after and "board account reset moderation" in after
+
+
+def test_the_demo_moderator_signs_in_on_the_served_demo(tmp_path: Path) -> None:
+    """The demo checks its moderator's password before granian forks its worker: the worker must still
+    check passwords (it once waited forever on the thread it inherited from the parent)."""
+    server = start_server(tmp_path, seed=False, demo=True)
+    try:
+        (log,) = tmp_path.glob("server-*.log")
+        printed = re.search(r"moderation / (\S+)", log.read_text())
+        assert printed, log.read_text()
+        with httpx.Client(base_url=server.url, timeout=30) as laptop:
+            token = CSRF_RE.search(laptop.get("/login").text)
+            assert token, "the sign-in page has its form"
+            fields = {"username": "moderation", "password": printed.group(1), "_csrf_token": token.group(1)}
+            signed = laptop.post("/login", data=fields)
+            assert (signed.status_code, signed.headers.get("location")) == (303, "/admin"), signed.text
+            assert laptop.get(f"/mod/{cli.DEMO_SLUG}").status_code == 200
+    finally:
+        stop_server(server)

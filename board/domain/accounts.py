@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -81,18 +82,30 @@ async def account_exists(ctx: BoardContext, username: str) -> bool:
         ).first() is not None
 
 
-_verifier = ThreadPoolExecutor(1, thread_name_prefix="argon2")
-"""Password checks and hashes run here, one at a time: off the event loop, and never more than a core's worth."""
+class _Argon2Thread:
+    """Password checks and hashes run here, one at a time: off the event loop, and never more than a core's
+    worth. A forked worker (granian forks the process that started the demo, which checked its password)
+    inherits the executor but not its thread, and work sent to it would wait forever: it gets its own."""
+
+    def __init__(self) -> None:
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="argon2")
+
+    def renew(self) -> None:
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="argon2")
+
+
+_verifier = _Argon2Thread()
+os.register_at_fork(after_in_child=_verifier.renew)
 
 
 async def hash_password(password: str) -> str:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_verifier, _hasher.hash, password)
+    return await loop.run_in_executor(_verifier.executor, _hasher.hash, password)
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_verifier, _verify, password_hash, password)
+    return await loop.run_in_executor(_verifier.executor, _verify, password_hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:

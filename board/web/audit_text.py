@@ -35,6 +35,12 @@ SENTENCES = {
     "revoke": N_("%(who)s a retiré son rôle à %(subject)s"),
     "logo-set": N_("%(who)s a changé le logo de l'événement"),
     "logo-remove": N_("%(who)s a retiré le logo de l'événement"),
+    "event-create": N_("%(who)s a créé l'événement"),
+    "event-edit": N_("%(who)s a modifié l'événement"),
+    "event-draft": N_("%(who)s a remis l'événement en brouillon"),
+    "event-open": N_("%(who)s a ouvert l'événement"),
+    "event-closed": N_("%(who)s a clos l'événement"),
+    "event-archived": N_("%(who)s a archivé l'événement"),
 }
 OTHER = N_("%(who)s : %(action)s %(target)s")
 WITH_REASON = N_("%(sentence)s (%(reason)s)")

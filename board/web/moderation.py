@@ -310,7 +310,7 @@ class ModerationController(Controller):
         body = audit_text.as_csv(log.entries, log.prompts, dates)
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{slug}-audit.csv"'},
         )
 
