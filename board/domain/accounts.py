@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -83,6 +84,16 @@ async def account_exists(ctx: BoardContext, username: str) -> bool:
 
 _verifier = ThreadPoolExecutor(1, thread_name_prefix="argon2")
 """Password checks and hashes run here, one at a time: off the event loop, and never more than a core's worth."""
+
+
+def _fresh_verifier() -> None:
+    """A forked worker inherits the executor but not its thread: a check the parent made (the demo's
+    start-up signs its account in) would leave every sign-in of the workers waiting forever."""
+    global _verifier
+    _verifier = ThreadPoolExecutor(1, thread_name_prefix="argon2")
+
+
+os.register_at_fork(after_in_child=_fresh_verifier)
 
 
 async def hash_password(password: str) -> str:
