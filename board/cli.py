@@ -308,7 +308,7 @@ def cmd_record(args: argparse.Namespace) -> None:
     from board.domain.record import Broken, verify
 
     try:
-        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        document = json.loads(Path(args.file).read_text(encoding="utf-8-sig"))
         count = verify(document)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         print(f"board: cannot read {args.file}: {exc}", file=sys.stderr)
