@@ -42,6 +42,8 @@ async def test_the_notice_names_who_is_responsible_and_how_long_in_french_and_en
         "dpo@lille.example",
         "90 jours",
         "CNIL",
+        "DPO",
+        "après votre décès",
         f"/e/{SLUG}/me.json",
         "Effacement",
     ):
@@ -51,7 +53,8 @@ async def test_the_notice_names_who_is_responsible_and_how_long_in_french_and_en
     page = (await phone.open(f"/e/{SLUG}")).text
     assert page.index(f'href="/e/{SLUG}/privacy"') < page.index('id="profile"'), "shown before the form"
     thread_id = (await board.thread_ids())[0]
-    assert f'href="/e/{SLUG}/privacy"' in (await phone.open(f"/e/{SLUG}/t/{thread_id}")).text
+    for other in (f"/e/{SLUG}/t/{thread_id}", f"/e/{SLUG}/results", f"/e/{SLUG}/me", f"/e/{SLUG}/me/erase"):
+        assert f'href="/e/{SLUG}/privacy"' in (await phone.open(other)).text, other
 
 
 async def test_my_page_shows_my_profile_answers_with_their_state_and_votes(board: Board) -> None:
@@ -70,7 +73,10 @@ async def test_my_page_shows_my_profile_answers_with_their_state_and_votes(board
     page = (await me.open(f"/e/{SLUG}/me")).text
     for said in ("Zoé", "agent public", "Des tiers-lieux dans chaque quartier", "Un budget participatif"):
         assert said in page, said
-    assert "personal-data" in page or "données personnelles" in page
+    assert "Publiée" in page and "Masquée · motif : données personnelles" in page
+    assert "personal-data" not in page and "published" not in page, "states and reasons in words"
+    english = (await me.open(f"/e/{SLUG}/me", headers={"Accept-Language": "en"})).text
+    assert "Published" in english and "Hidden · reason: personal data" in english
     download = await me.http.get(f"/e/{SLUG}/me.json")
     assert download.headers["content-type"] == "application/json; charset=utf-8"
     assert "attachment" in download.headers["content-disposition"]
