@@ -7,6 +7,7 @@ import re
 
 from sqlmodel import col, select
 
+from board.domain.record import verify
 from board.models import Answer, AuditEntry, Event, ForgottenParticipant, Participant, Vote
 from tests.conftest import SLUG, Board, Phone
 
@@ -139,11 +140,20 @@ async def test_erasing_with_answers_deletes_them_and_a_stale_cookie_starts_afres
     stale = me.http.cookies.get(f"bp_{SLUG}")
     async with board.ctx.db.session() as session:
         my_id = (await session.exec(select(Answer.participant_id).where(Answer.id == mine))).one()
+    chained = (await other.http.get(f"/e/{SLUG}/record.json")).json()
 
     erased = await me.submit(f"/e/{SLUG}/me/erase", {"answers": "1"})
     assert erased.status_code == 303
     assert mine not in await counts(other, thread_id)
     assert (await counts(other, thread_id))[theirs] == (0, 0)
+    record = (await other.http.get(f"/e/{SLUG}/record.json")).json()
+    mine_then, mine_now = ([e for e in r["entries"] if e.get("answer") == mine] for r in (chained, record))
+    assert mine_then[0]["text"] == "Mon idée à retirer" and "text" not in mine_now[0]
+    assert [{k: v for k, v in e.items() if k != "text"} for e in record["entries"]] == [
+        {k: v for k, v in e.items() if k != "text"} for e in chained["entries"]
+    ], "erasure appends nothing and changes nothing but the text it withholds"
+    assert record["head"] == chained["head"]
+    assert verify(record) == len(record["entries"])
 
     me.http.cookies.set(f"bp_{SLUG}", stale or "", path=f"/e/{SLUG}")
     again = await me.submit(f"/e/{SLUG}/answers/{theirs}/vote", {"value": "1"}, htmx=True)
