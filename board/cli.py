@@ -130,6 +130,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def _export(ctx: Any, slug: str, fmt: str) -> None:
+    """UTF-8 whatever the terminal's encoding: the open data is UTF-8, the CSV with its byte-order mark."""
     from board.domain import events, export
     from board.domain.errors import BoardError
 
@@ -138,9 +139,14 @@ async def _export(ctx: Any, slug: str, fmt: str) -> None:
     except BoardError as exc:
         sys.exit(f"board: {exc.message}")
     writer = export.as_csv if fmt == "csv" else export.as_json
-    sys.stdout.write(await writer(ctx, event, ctx.settings.data_licence))
-    if fmt == "json":
-        sys.stdout.write("\n")
+    text = await writer(ctx, event, ctx.settings.data_licence) + ("\n" if fmt == "json" else "")
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    binary.write(text.encode("utf-8"))
+    binary.flush()
 
 
 async def _import_polis(ctx: Any, folder: Path, slug: str, title: str | None) -> None:
@@ -308,7 +314,7 @@ def cmd_record(args: argparse.Namespace) -> None:
     from board.domain.record import Broken, verify
 
     try:
-        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        document = json.loads(Path(args.file).read_text(encoding="utf-8-sig"))
         count = verify(document)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         print(f"board: cannot read {args.file}: {exc}", file=sys.stderr)

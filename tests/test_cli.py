@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import sys
 import tomllib
 import uuid
@@ -110,6 +111,24 @@ def test_seed_twice_creates_the_demo_threads_once(cli: Cli, tmp_path: Path) -> N
     document = json.loads(exported.stdout)
     assert document["event"]["slug"] == SLUG
     assert document["licence"] == "Licence Ouverte / Etalab 2.0"
+
+
+def test_the_csv_export_is_utf8_with_a_byte_order_mark_whatever_the_terminal(
+    cli: Cli, tmp_path: Path
+) -> None:
+    assert cli("seed").returncode == 0
+    env = {k: v for k, v in os.environ.items() if k.startswith(("BOARD_", "PATH", "HOME"))}
+    env["PYTHONIOENCODING"] = "latin-1"
+    exported = subprocess.run(
+        [sys.executable, "-m", "board.cli", "export", SLUG, "--format", "csv"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert exported.returncode == 0, exported.stderr.decode(errors="replace")
+    assert exported.stdout.startswith("\ufeffthread,prompt,answer_id,".encode())
+    assert "agree étudiant".encode() in exported.stdout
 
 
 def test_the_json_export_lists_every_prompt_even_before_any_answer(cli: Cli) -> None:

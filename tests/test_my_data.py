@@ -7,6 +7,7 @@ import re
 
 from sqlmodel import col, select
 
+from board.domain.record import verify
 from board.models import Answer, AuditEntry, Event, ForgottenParticipant, Participant, Vote
 from tests.conftest import SLUG, Board, Phone
 
@@ -42,6 +43,8 @@ async def test_the_notice_names_who_is_responsible_and_how_long_in_french_and_en
         "dpo@lille.example",
         "90 jours",
         "CNIL",
+        "DPO",
+        "après votre décès",
         f"/e/{SLUG}/me.json",
         "Effacement",
     ):
@@ -51,7 +54,8 @@ async def test_the_notice_names_who_is_responsible_and_how_long_in_french_and_en
     page = (await phone.open(f"/e/{SLUG}")).text
     assert page.index(f'href="/e/{SLUG}/privacy"') < page.index('id="profile"'), "shown before the form"
     thread_id = (await board.thread_ids())[0]
-    assert f'href="/e/{SLUG}/privacy"' in (await phone.open(f"/e/{SLUG}/t/{thread_id}")).text
+    for other in (f"/e/{SLUG}/t/{thread_id}", f"/e/{SLUG}/results", f"/e/{SLUG}/me", f"/e/{SLUG}/me/erase"):
+        assert f'href="/e/{SLUG}/privacy"' in (await phone.open(other)).text, other
 
 
 async def test_my_page_shows_my_profile_answers_with_their_state_and_votes(board: Board) -> None:
@@ -70,7 +74,10 @@ async def test_my_page_shows_my_profile_answers_with_their_state_and_votes(board
     page = (await me.open(f"/e/{SLUG}/me")).text
     for said in ("Zoé", "agent public", "Des tiers-lieux dans chaque quartier", "Un budget participatif"):
         assert said in page, said
-    assert "personal-data" in page or "données personnelles" in page
+    assert "Publiée" in page and "Masquée · motif : données personnelles" in page
+    assert "personal-data" not in page and "published" not in page, "states and reasons in words"
+    english = (await me.open(f"/e/{SLUG}/me", headers={"Accept-Language": "en"})).text
+    assert "Published" in english and "Hidden · reason: personal data" in english
     download = await me.http.get(f"/e/{SLUG}/me.json")
     assert download.headers["content-type"] == "application/json; charset=utf-8"
     assert "attachment" in download.headers["content-disposition"]
@@ -133,11 +140,20 @@ async def test_erasing_with_answers_deletes_them_and_a_stale_cookie_starts_afres
     stale = me.http.cookies.get(f"bp_{SLUG}")
     async with board.ctx.db.session() as session:
         my_id = (await session.exec(select(Answer.participant_id).where(Answer.id == mine))).one()
+    chained = (await other.http.get(f"/e/{SLUG}/record.json")).json()
 
     erased = await me.submit(f"/e/{SLUG}/me/erase", {"answers": "1"})
     assert erased.status_code == 303
     assert mine not in await counts(other, thread_id)
     assert (await counts(other, thread_id))[theirs] == (0, 0)
+    record = (await other.http.get(f"/e/{SLUG}/record.json")).json()
+    mine_then, mine_now = ([e for e in r["entries"] if e.get("answer") == mine] for r in (chained, record))
+    assert mine_then[0]["text"] == "Mon idée à retirer" and "text" not in mine_now[0]
+    assert [{k: v for k, v in e.items() if k != "text"} for e in record["entries"]] == [
+        {k: v for k, v in e.items() if k != "text"} for e in chained["entries"]
+    ], "erasure appends nothing and changes nothing but the text it withholds"
+    assert record["head"] == chained["head"]
+    assert verify(record) == len(record["entries"])
 
     me.http.cookies.set(f"bp_{SLUG}", stale or "", path=f"/e/{SLUG}")
     again = await me.submit(f"/e/{SLUG}/answers/{theirs}/vote", {"value": "1"}, htmx=True)

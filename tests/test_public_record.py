@@ -86,11 +86,26 @@ async def a_debate(board: Board) -> tuple[list[int], int]:
     return ids, thread_id
 
 
+async def opened_by_seeding(phone: Phone) -> int:
+    """How many entries the seeded event starts with: its open threads' prompts, in their order."""
+    threads = (await phone.http.get(f"/api/events/{SLUG}")).json()["threads"]
+    opened = [t for t in threads if t["status"] == "open"]
+    entries = (await record(phone))["entries"][: len(opened)]
+    assert [(e["kind"], e["thread"], e["text"]) for e in entries] == [
+        ("open", t["id"], t["prompt"]) for t in opened
+    ]
+    return len(opened)
+
+
 async def test_the_record_chains_every_public_decision(board: Board) -> None:
+    visitor = await board.phone(None)
+    seeded = await opened_by_seeding(visitor)
+    assert seeded >= 2
     ids, thread_id = await a_debate(board)
-    document = await record(await board.phone(None))
-    entries = document["entries"]
+    document = await record(visitor)
     assert document["event"] == SLUG
+    chain = document["entries"]
+    entries = chain[seeded:]
     assert [(e["kind"], e.get("answer")) for e in entries] == [
         ("answer", ids[0]),
         ("answer", ids[1]),
@@ -102,15 +117,15 @@ async def test_the_record_chains_every_public_decision(board: Board) -> None:
         ("ban", None),
         ("close", None),
     ]
-    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
-    assert entries[0]["prev"] == "0" * 64
-    for before, entry in zip([None, *entries], entries, strict=False):
+    assert [e["seq"] for e in chain] == list(range(1, len(chain) + 1))
+    assert chain[0]["prev"] == "0" * 64
+    for before, entry in zip([None, *chain], chain, strict=False):
         assert HEX64.match(entry["hash"]) and HEX64.match(entry["prev"])
         assert entry["hash"] == canonical_hash(entry)
         if before is not None:
             assert entry["prev"] == before["hash"]
         assert entry["at"].endswith("Z")
-    assert document["head"] == entries[-1]["hash"]
+    assert document["head"] == chain[-1]["hash"]
     shown, withheld = entries[0], entries[1]
     assert shown["text"] == "Ouvrir les données publiques"
     assert shown["text_sha256"] == hashlib.sha256(shown["text"].encode()).hexdigest()
@@ -121,7 +136,7 @@ async def test_the_record_chains_every_public_decision(board: Board) -> None:
     assert entries[8]["thread"] == thread_id
     assert [c[0] for c in entries[8]["counts"]] == [ids[0]]
     assert "participant" not in json.dumps(document), "the record names nobody"
-    again = await record(await board.phone(None))
+    again = await record(visitor)
     assert again == document, "nothing in the file changes between two reads"
 
 
@@ -133,7 +148,8 @@ async def test_opening_a_thread_chains_its_prompt(board: Board) -> None:
         assert (
             await moderator.submit(f"/mod/{SLUG}/threads/{thread_id}", {"action": action})
         ).status_code == 303
-    entries = (await record(moderator))["entries"]
+    seeded = await opened_by_seeding(moderator)
+    entries = (await record(moderator))["entries"][seeded:]
     assert [e["kind"] for e in entries] == ["close", "open"], "opening an open thread changes nothing"
     prompt = (await moderator.http.get(f"/api/events/{SLUG}")).json()["threads"][1]["prompt"]
     assert entries[1]["text"] == prompt
@@ -142,6 +158,7 @@ async def test_opening_a_thread_chains_its_prompt(board: Board) -> None:
 async def test_a_saved_record_verifies_and_a_forged_one_names_its_first_broken_entry(
     board: Board, tmp_path: Path
 ) -> None:
+    seeded = await opened_by_seeding(await board.phone(None))
     await a_debate(board)
     document = await record(await board.phone(None))
     saved = tmp_path / "record.json"
@@ -151,23 +168,27 @@ async def test_a_saved_record_verifies_and_a_forged_one_names_its_first_broken_e
     assert f"{len(document['entries'])} entries verified" in said
 
     forged = json.loads(json.dumps(document))
-    forged["entries"][2]["text"] = "Des fablabs nulle part"
+    forged["entries"][seeded + 2]["text"] = "Des fablabs nulle part"
     saved.write_text(json.dumps(forged, ensure_ascii=False), encoding="utf-8")
     code, said = verify(saved)
-    assert code == 1 and "seq 3" in said, said
+    assert code == 1 and f"seq {seeded + 3}:" in said, said
 
     recounted = json.loads(json.dumps(document))
-    recounted["entries"][8]["counts"][0][1] += 1
+    recounted["entries"][seeded + 8]["counts"][0][1] += 1
     saved.write_text(json.dumps(recounted), encoding="utf-8")
     code, said = verify(saved)
-    assert code == 1 and "seq 9" in said, said
+    assert code == 1 and f"seq {seeded + 9}:" in said, said
 
     rehashed = json.loads(json.dumps(document))
-    rehashed["entries"][4]["reason"] = "abusive"
-    rehashed["entries"][4]["hash"] = canonical_hash(rehashed["entries"][4])
+    rehashed["entries"][seeded + 4]["reason"] = "abusive"
+    rehashed["entries"][seeded + 4]["hash"] = canonical_hash(rehashed["entries"][seeded + 4])
     saved.write_text(json.dumps(rehashed), encoding="utf-8")
     code, said = verify(saved)
-    assert code == 1 and "seq 6" in said, "the next entry no longer points at it"
+    assert code == 1 and f"seq {seeded + 6}:" in said, "the next entry no longer points at it"
+
+    with_bom = tmp_path / "saved-by-a-windows-editor.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(document).encode("utf-8"))
+    assert verify(with_bom)[0] == 0
 
     saved.write_text("{not json", encoding="utf-8")
     assert verify(saved)[0] == 1
@@ -229,10 +250,56 @@ async def test_two_workers_appending_at_once_keep_one_chain(
     assert codes == [201] * 40
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         document = (await http.get(f"/e/{SLUG}/record.json")).json()
-    entries = document["entries"]
+    entries = [e for e in document["entries"] if e["kind"] == "answer"]
     assert len(entries) == 40
     assert sorted(e["text"] for e in entries) == sorted(f"Réponse simultanée {n}" for n in range(40))
     saved = tmp_path / "record.json"
     saved.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     code, said = verify(saved)
     assert code == 0, said
+
+
+async def test_closing_the_event_chains_its_open_threads_counts_and_opening_it_their_prompts(
+    board: Board,
+) -> None:
+    from tests.test_event_admin import set_status
+
+    visitor = await board.phone(None)
+    seeded = await opened_by_seeding(visitor)
+    thread_id = (await board.thread_ids())[0]
+    author = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    answer_id = await post(author, thread_id, "Compter jusqu'au bout")
+    voter = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    assert (
+        await voter.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "-1"}, htmx=True)
+    ).status_code == 200
+    moderator = await board.staff("moderator")
+    await moderator.open(f"/mod/{SLUG}")
+    assert (
+        await moderator.submit(f"/mod/{SLUG}/threads/{thread_id}", {"action": "close"})
+    ).status_code == 303
+    admin = await board.staff(None, admin=True)
+    open_threads = [
+        t["id"]
+        for t in (await visitor.http.get(f"/api/events/{SLUG}")).json()["threads"]
+        if t["status"] == "open"
+    ]
+    assert len(open_threads) == seeded - 1
+
+    assert (await set_status(admin, SLUG, "closed")).status_code == 303
+    closing = (await record(visitor))["entries"][seeded + 1 :]
+    assert [(e["kind"], e["thread"]) for e in closing] == [("close", thread_id)] + [
+        ("close", t) for t in open_threads
+    ]
+    assert closing[0]["counts"] == [[answer_id, 0, 1]]
+    assert all(e["counts"] == [] for e in closing[1:])
+
+    for status in ("archived", "closed"):
+        assert (await set_status(admin, SLUG, status)).status_code == 303
+    assert len((await record(visitor))["entries"]) == seeded + 1 + len(closing), "closed once"
+
+    assert (await set_status(admin, SLUG, "open")).status_code == 303
+    document = await record(visitor)
+    reopened = document["entries"][seeded + 1 + len(closing) :]
+    assert [(e["kind"], e["thread"]) for e in reopened] == [("open", t) for t in open_threads]
+    assert document["head"] == reopened[-1]["hash"]

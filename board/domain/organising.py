@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from board.domain import record as public_record
 from board.domain.accounts import AccountView
 from board.domain.audit import Actor, record
 from board.domain.context import BoardContext
@@ -130,6 +131,8 @@ async def update_event(
         session.add(event)
         await _flush(session, event.slug)
         await give_code(session, event.id)
+        if wanted != was:
+            await (await session.connection()).run_sync(public_record.event_change, event.id, wanted)
         action = "event-edit" if wanted == was else f"event-{wanted}"
         record(session, event.id, actor, action, f"event {event.slug}")
         thread_ids = list(await session.exec(select(Thread.id).where(Thread.event_id == event.id)))

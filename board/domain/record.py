@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import col
 
 from board.domain.context import BoardContext
-from board.models import Answer, AnswerStatus, RecordEntry, Thread, utcnow
+from board.models import Answer, AnswerStatus, EventStatus, RecordEntry, Thread, ThreadStatus, utcnow
 
 GENESIS = "0" * 64
 WITHHELD_REASONS = ("personal-data", "abusive")
@@ -127,6 +127,30 @@ def thread_change(conn: Connection, event_id: int, thread: Thread, status: str) 
         return
     counts = [[a, int(ag), int(dis)] for a, ag, dis in conn.execute(_THREAD_ANSWERS, {"thread": thread.id})]
     append(conn, event_id, "close", {"thread": thread.id, "counts": counts})
+
+
+_THREAD_STATES = (
+    select(RecordEntry.kind, RecordEntry.detail)  # type: ignore[call-overload]
+    .where(col(RecordEntry.event_id) == bindparam("event"), col(RecordEntry.kind).in_(("open", "close")))
+    .order_by(col(RecordEntry.seq))
+)
+_OPEN_THREADS = (
+    select(Thread.id, Thread.prompt)  # type: ignore[call-overload]
+    .where(col(Thread.event_id) == bindparam("event"), col(Thread.status) == ThreadStatus.OPEN)
+    .order_by(col(Thread.position), col(Thread.id))
+)
+
+
+def event_change(conn: Connection, event_id: int, status: str) -> None:
+    """The event's open threads open or close with it in the record: opening the event (or seeding it
+    open) chains their prompts, closing it chains their counts, each once per change."""
+    chained = {detail["thread"]: kind for kind, detail in conn.execute(_THREAD_STATES, {"event": event_id})}
+    for thread_id, prompt in list(conn.execute(_OPEN_THREADS, {"event": event_id})):
+        thread = Thread(id=thread_id, event_id=event_id, prompt=prompt)
+        if status == EventStatus.OPEN and chained.get(thread.id) != "open":
+            thread_change(conn, event_id, thread, "open")
+        elif status != EventStatus.OPEN and chained.get(thread.id) == "open":
+            thread_change(conn, event_id, thread, "close")
 
 
 @dataclass(frozen=True)

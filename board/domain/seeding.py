@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from board.domain import record as public_record
 from board.domain.context import BoardContext
 from board.domain.join_codes import give_code
 from board.domain.look import read_accent
@@ -113,6 +114,8 @@ async def seed_file(ctx: BoardContext, path: Path) -> tuple[str, int]:
             if first is not None:
                 event.screen_thread_id = first.id
                 session.add(event)
+        if added and event.status == EventStatus.OPEN:
+            await (await session.connection()).run_sync(public_record.event_change, event.id, event.status)
         slug = event.slug
         await give_code(session, event.id)
         await session.commit()
