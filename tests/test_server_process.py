@@ -6,8 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +14,7 @@ from pathlib import Path
 import httpx
 from httpx_sse import aconnect_sse
 
-from tests.conftest import CSRF_RE, SLUG, Server, drop_redis_prefix, free_port, start_server, stop_server
+from tests.conftest import CSRF_RE, SLUG, drop_redis_prefix, start_server, stop_server
 
 THREAD_LINK = re.compile(rf'href="/e/{SLUG}/t/(\d+)"')
 HEADER_READ_TIMEOUT = 5.0
@@ -168,43 +166,5 @@ async def test_a_slow_client_is_cut_off_after_the_header_timeout_but_streams_and
             await asyncio.wait_for(answered.wait(), 5)
             assert not watcher.done()
             watcher.cancel()
-    finally:
-        stop_server(server)
-
-
-def test_the_demo_moderator_signs_in_on_the_served_demo(tmp_path: Path) -> None:
-    """`board serve --demo` checks its account's password before the workers start; they sign it in."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOARD_")}
-    env.update(BOARD_DATA_DIR=str(tmp_path / "var"), BOARD_PUBLIC_URL=f"http://127.0.0.1:{port}")
-    log = tmp_path / "demo.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "board.cli", "serve", "--demo", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", env, process)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text(errors="replace")
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        password = (tmp_path / "var" / "demo-password").read_text().strip()
-        with httpx.Client(base_url=server.url, timeout=10) as browser:
-            token = CSRF_RE.search(browser.get("/login").text)
-            assert token
-            signed = browser.post(
-                "/login",
-                data={"_csrf_token": token.group(1), "username": "moderation", "password": password},
-            )
-        assert signed.status_code == 303, signed.text
-        assert signed.headers["location"] == "/admin"
     finally:
         stop_server(server)

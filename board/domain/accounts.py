@@ -98,16 +98,6 @@ _verifier = _Argon2Thread()
 os.register_at_fork(after_in_child=_verifier.renew)
 
 
-def _fresh_verifier() -> None:
-    """A forked worker inherits the executor but not its thread: a check the parent made (the demo's
-    start-up signs its account in) would leave every sign-in of the workers waiting forever."""
-    global _verifier
-    _verifier = ThreadPoolExecutor(1, thread_name_prefix="argon2")
-
-
-os.register_at_fork(after_in_child=_fresh_verifier)
-
-
 async def hash_password(password: str) -> str:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_verifier.executor, _hasher.hash, password)
