@@ -203,6 +203,7 @@ async def test_an_organiser_runs_an_event_with_staff_from_creation_to_results(
     people = uuid.uuid4().hex[:4]
     facilitator = await contexts.page(PHONE, **FRENCH)
     await accept(facilitator, slug, facilitator_link, f"fatou-{people}")
+    await no_horizontal_scroll(facilitator)
     mod = await contexts.page(LAPTOP, **FRENCH)
     await accept(mod, slug, moderator_link, f"camille-{people}")
     staff_page = await admin.goto(f"/admin/events/{slug}/staff")
