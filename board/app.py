@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(
                 SecurityHeadersMiddleware, screen_frame_ancestors=settings.screen_frame_ancestors
             ),
-            LanguageMiddleware,
+            LanguageMiddleware(),
             OneConnectionPerRequest(),
         ],
         request_max_body_size=MAX_BODY,

@@ -107,3 +107,33 @@ async def test_the_vote_widget_answering_a_vote_is_the_one_its_template_draws(
             assert fragments.vote_widget(*args) == drawn
     finally:
         i18n._current.reset(token)
+
+
+async def test_a_vote_answers_in_the_language_the_phone_chose(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    url = f"/e/{SLUG}/answers/{answer_id}/vote"
+    french = await phone.submit(url, {"value": "1"}, htmx=True)
+    assert "D&#39;accord" in french.text or "D'accord" in french.text
+    assert french.headers["content-type"] == "text/html; charset=utf-8"
+    assert int(french.headers["content-length"]) == len(french.content)
+    phone.http.cookies.set("lang", "en")
+    english = await phone.submit(url, {"value": "-1"}, htmx=True)
+    assert "Agree" in english.text and "D'accord" not in english.text
+    phone.http.cookies.delete("lang")
+    asked = await phone.http.post(
+        url,
+        data={"value": "1"},
+        headers={"HX-Request": "true", "x-csrftoken": phone.csrf, "accept-language": "en-GB,en;q=0.9"},
+    )
+    assert "Agree" in asked.text
+    assert asked.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_vote_for_an_answer_id_out_of_range_is_404_and_counts_nothing(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    for wrong in ("0", "-3", "2147483648", "99999999999999999999"):
+        response = await phone.submit(f"/e/{SLUG}/answers/{wrong}/vote", {"value": "1"}, htmx=True)
+        assert response.status_code == 404, wrong
+    assert await vote_rows(board, answer_id) == []

@@ -17,6 +17,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 LANGUAGES = ("fr", "en")
@@ -113,16 +115,24 @@ def _cookie(scope: Scope, name: str) -> str | None:
     return None
 
 
-class LanguageMiddleware:
+OWN_LANGUAGE = "own_language"
+"""Route `opt` key of a route that chooses its language itself, from headers it reads anyway (the vote)."""
+
+
+class LanguageMiddleware(ASGIMiddleware):
     """Sets the request's language before anything renders."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    scopes = (ScopeType.HTTP,)
+    exclude_opt_key = OWN_LANGUAGE
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            _current.set(choose(_cookie(scope, COOKIE), _header(scope, b"accept-language")))
-        await self.app(scope, receive, send)
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        use(choose(_cookie(scope, COOKIE), _header(scope, b"accept-language")))
+        await next_app(scope, receive, send)
+
+
+def use(language: str) -> None:
+    """Make `language` the current request's."""
+    _current.set(language)
 
 
 def template_gettext(message: str) -> str:

@@ -11,22 +11,24 @@ the writer's (board/domain/votes.py): these two files are the whole vote path.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from functools import lru_cache
 
-from litestar import Controller, MediaType, Request, post
+from litestar import Controller, Request, post
 from litestar.datastructures import Cookie
-from litestar.exceptions import ClientException, PermissionDeniedException
+from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
-from litestar.params import FromPath
-from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
+from litestar.types import Receive, Scope, Send
 
 from board.domain import events
 from board.domain.context import BoardContext
 from board.domain.newcomers import Forgotten
 from board.domain.votes import VoteWriter, parse_value
+from board.web import i18n
 from board.web.connections import OWN_CONNECTIONS
-from board.web.deps import Id, form_fields, minted, read_form
+from board.web.deps import MAX_ID, form_fields, minted, read_form
+from board.web.i18n import OWN_LANGUAGE
 from board.web.identity import client_address, cookie_name, unsign
 from board.web.render import ElementIds, Fragments
 
@@ -36,7 +38,7 @@ VOTE_SCOPES = {"similar": "similar"}
 """Where else on a page an answer's vote buttons may be: their copy keeps ids of its own."""
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = b"x-csrftoken"
-_WANTED = {b"hx-request", CSRF_HEADER, b"content-type", b"content-length", b"cookie"}
+_WANTED = {b"hx-request", CSRF_HEADER, b"content-type", b"content-length", b"cookie", b"accept-language"}
 
 
 class VoteController(Controller):
@@ -45,15 +47,20 @@ class VoteController(Controller):
     @post(
         "/e/{slug:str}/answers/{answer_id:int}/vote",
         name="vote",
-        opt={OWN_CONNECTIONS: True, "exclude_from_csrf": True},
+        opt={OWN_CONNECTIONS: True, OWN_LANGUAGE: True, "exclude_from_csrf": True},
     )
-    async def vote(self, request: Request, slug: FromPath[str], answer_id: Id) -> ASGIResponse:
+    async def vote(self, request: Request) -> Reply:
         """Cast, change or withdraw a vote: the widget's fragment for htmx, a 303 back to the answer without."""
         ctx: BoardContext = request.app.state.board
         votes: VoteWriter = request.app.state.votes
         sent = {name: value for name, value in request.scope["headers"] if name in _WANTED}
-        form = await _form(request, sent)
         cookies = _cookies(sent.get(b"cookie", b""))
+        i18n.use(i18n.choose(cookies.get(i18n.COOKIE), sent.get(b"accept-language", b"").decode("latin-1")))
+        slug: str = request.path_params["slug"]
+        answer_id: int = request.path_params["answer_id"]
+        if not 1 <= answer_id <= MAX_ID:
+            raise NotFoundException("Cette réponse n'existe pas.")
+        form = await _form(request, sent)
         submitted = sent[CSRF_HEADER].decode("latin-1") if CSRF_HEADER in sent else form.get("_csrf_token")
         if not _csrf_matches(ctx.settings.secret_key, submitted, cookies.get(CSRF_COOKIE)):
             raise PermissionDeniedException("CSRF token verification failed")
@@ -75,9 +82,7 @@ class VoteController(Controller):
             outcome = await votes.cast(slug, event.id, answer_id, participant_id, value, address)
         if sent.get(b"hx-request") != b"true":
             back = f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}"
-            return ASGIResponse(
-                status_code=303, headers={"location": back}, cookies=new_cookies, media_type="text/plain"
-            )
+            return Reply.of(303, b"", new_cookies, (b"location", back.encode("latin-1")))
         fragments: Fragments = request.app.state.fragments
         widget = fragments.vote_widget(
             slug,
@@ -89,7 +94,33 @@ class VoteController(Controller):
             True,
             VOTE_SCOPES.get(form.get("scope", ""), ""),
         )
-        return ASGIResponse(body=widget, media_type=MediaType.HTML, cookies=new_cookies)
+        return Reply.of(200, widget.encode(), new_cookies, _HTML)
+
+
+_HTML = (b"content-type", b"text/html; charset=utf-8")
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The vote's answer as an ASGI app, its few headers encoded as they are written: a response
+    object would build and search a header structure on every vote."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    @classmethod
+    def of(cls, status: int, body: bytes, cookies: list[Cookie], header: tuple[bytes, bytes]) -> Reply:
+        headers = [header, (b"content-length", str(len(body)).encode())]
+        if header[0] != b"content-type":
+            headers.append(_TEXT)
+        headers.extend(cookie.to_encoded_header() for cookie in cookies)
+        return cls(status, headers, body)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
 async def _form(request: Request, sent: dict[bytes, bytes]) -> dict[str, str]:
