@@ -15,7 +15,9 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -165,10 +167,42 @@ def _warm_up() -> None:
     opinions.warm_up()
 
 
-def _worker_pool() -> Executor:
-    return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
-    )
+class _WorkerProcess:
+    """The process's one worker process for opinion groups, started when first needed and shared by
+    everything in the process that computes groups; started anew if it died."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def get(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
+            )
+        return self._pool
+
+    def discard(self, broken: Executor) -> None:
+        if self._pool is broken:
+            self._pool = None
+            broken.shutdown(wait=False, cancel_futures=True)
+
+    def forget(self) -> None:
+        """A forked child does not own its parent's worker process."""
+        self._pool = None
+
+
+_WORKER = _WorkerProcess()
+os.register_at_fork(after_in_child=_WORKER.forget)
+
+
+async def _in_worker(*args: Any) -> tuple[bytes, bytes, dict[str, int]]:
+    """`compute_thread(*args)` in the worker process; a worker that died is replaced for the next call."""
+    pool = _WORKER.get()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, compute_thread, *args)
+    except BrokenProcessPool:
+        _WORKER.discard(pool)
+        raise
 
 
 FIRST_WAIT = 2.0
@@ -187,21 +221,12 @@ class OpinionGroups:
     def __init__(self, ctx: BoardContext, interval: float) -> None:
         self.ctx = ctx
         self.interval = interval
-        self._pool: Executor | None = None
         self._tasks: dict[int, asyncio.Task[bytes | None]] = {}
 
     async def stop(self) -> None:
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-    def _executor(self) -> Executor:
-        if self._pool is None:
-            self._pool = _worker_pool()
-        return self._pool
 
     def _schedule(self, thread_id: int, version: str) -> asyncio.Task[bytes | None]:
         """One recomputation of a thread at a time in this process; a second asker shares the first's."""
@@ -218,15 +243,7 @@ class OpinionGroups:
             return True
 
     async def _compute(self, thread_id: int, state: bytes | None) -> tuple[bytes, bytes, dict[str, int]]:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor(),
-            compute_thread,
-            self.ctx.db.url,
-            self.ctx.settings.database_schema,
-            thread_id,
-            state,
-            _now(),
-        )
+        return await _in_worker(self.ctx.db.url, self.ctx.settings.database_schema, thread_id, state, _now())
 
     async def refresh(self, thread_id: int, version: str) -> bytes | None:
         """Recompute one thread now, store the result for everyone and tell the screens."""
@@ -287,31 +304,26 @@ class OpinionGroups:
 
 
 async def freeze(ctx: BoardContext, event_id: int) -> dict[int, bytes]:
-    """The groups of the event's threads that have votes, computed now in a worker process of their own, for
+    """The groups of the event's threads that have votes, computed now in the worker process, for
     retention to keep once the votes are unlinked. A thread that fails is left out (and logged)."""
     async with ctx.db.connect() as conn:
         threads = [int(t) for t in (await conn.execute(_VOTED_THREADS, {"event": event_id})).scalars()]
     if not threads:
         return {}
     frozen: dict[int, bytes] = {}
-    loop = asyncio.get_running_loop()
-    pool = _worker_pool()
-    try:
-        for thread_id in threads:
-            try:
-                state = await ctx.live.opinions.state(thread_id)
-            except UNREACHABLE:
-                state = None
-            try:
-                payload, _, _ = await loop.run_in_executor(
-                    pool, compute_thread, ctx.db.url, ctx.settings.database_schema, thread_id, state, _now()
-                )
-            except Exception:
-                log.exception("opinion groups of thread %s not kept for retention", thread_id)
-                continue
-            frozen[thread_id] = payload
-    finally:
-        pool.shutdown(wait=True)
+    for thread_id in threads:
+        try:
+            state = await ctx.live.opinions.state(thread_id)
+        except UNREACHABLE:
+            state = None
+        try:
+            payload, _, _ = await _in_worker(
+                ctx.db.url, ctx.settings.database_schema, thread_id, state, _now()
+            )
+        except Exception:
+            log.exception("opinion groups of thread %s not kept for retention", thread_id)
+            continue
+        frozen[thread_id] = payload
     return frozen
 
 

@@ -3,6 +3,7 @@ thread's results for print."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import re
@@ -19,6 +20,7 @@ from litestar.response import Response, Template
 
 from board.domain import accounts, counts, events, projector, record, results
 from board.domain.context import BoardContext
+from board.domain.opinion_groups import OpinionGroups
 from board.domain.opinion_views import OpinionMap, opinion_map
 from board.domain.projector import ScreenState
 from board.domain.results import ThreadResults
@@ -171,11 +173,10 @@ async def _screen(
     return page(request, "screen/screen.html", context, block=block if block in BLOCKS else None)
 
 
-async def _opinions(
-    request: Request, ctx: BoardContext, thread: ThreadView, *, wait: bool = False
-) -> OpinionMap | None:
-    """The projector never waits for a computation (it redraws when one ends); the results page does."""
-    return await opinion_map(ctx, await request.app.state.opinions.latest(thread, wait=wait))
+async def _opinions(request: Request, ctx: BoardContext, thread: ThreadView) -> OpinionMap | None:
+    """The projector never waits for a computation (it redraws when one ends); the results page does,
+    for all its threads at once."""
+    return await opinion_map(ctx, await request.app.state.opinions.latest(thread))
 
 
 class ScreenController(Controller):
@@ -213,7 +214,9 @@ class ScreenController(Controller):
         event = await events.get_event(ctx, slug)
         listed = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
         every = [await results.thread_results(ctx, t, event.segments, limit=10) for t in listed]
-        maps = {t.id: await _opinions(request, ctx, t, wait=True) for t in listed}
+        groups: OpinionGroups = request.app.state.opinions
+        latest = await asyncio.gather(*(groups.latest(t, wait=True) for t in listed))
+        maps = {t.id: await opinion_map(ctx, payload) for t, payload in zip(listed, latest, strict=True)}
         return Template(
             "screen/results.html",
             context={
