@@ -11,7 +11,7 @@ from tests.conftest import SLUG, Board
 from tests.test_stream_limits import Stream
 from tests.test_votes import post_answer
 
-BACKGROUND = {"thread-timers", "counter-healing"}
+BACKGROUND = {"thread-timers", "counter-healing", "retention"}
 """The worker's own loops, which read on their own schedule whatever requests come."""
 
 
