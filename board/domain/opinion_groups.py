@@ -12,10 +12,13 @@ retention has unlinked a thread's votes, the groups it kept for the thread are s
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -160,11 +163,25 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _warm_up() -> None:
-    """numpy and scikit-learn are loaded in the worker process only: a web worker never holds them."""
+def _warm_up(parent: int) -> None:
+    """numpy and scikit-learn are loaded in the worker process only: a web worker never holds them.
+
+    The worker process ends when its parent does, however the parent ended (a killed web worker, a
+    process that exits without running its exit handlers): it is no use to anyone else.
+    """
     from board.domain import opinions
 
+    threading.Thread(target=_end_with, args=(parent,), name="parent-watch", daemon=True).start()
     opinions.warm_up()
+
+
+def _end_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK)
+    os._exit(0)
+
+
+PARENT_CHECK = 1.0
 
 
 class _WorkerProcess:
@@ -177,9 +194,17 @@ class _WorkerProcess:
     def get(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_warm_up,
+                initargs=(os.getpid(),),
             )
         return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def discard(self, broken: Executor) -> None:
         if self._pool is broken:
@@ -193,6 +218,7 @@ class _WorkerProcess:
 
 _WORKER = _WorkerProcess()
 os.register_at_fork(after_in_child=_WORKER.forget)
+atexit.register(_WORKER.close)
 
 
 async def _in_worker(*args: Any) -> tuple[bytes, bytes, dict[str, int]]:
