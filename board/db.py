@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -33,12 +34,6 @@ class Steps(Protocol):
     def __call__(
         self, step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> Awaitable[T]: ...
-
-    def last(
-        self, step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> Awaitable[T]:
-        """Run the transaction's last step and commit it in the same hand-off; nothing may follow."""
-        ...
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -210,16 +205,38 @@ class Database:
                 self.connect() as conn,
                 conn.begin(),
             ):
-                yield _AsyncSteps(conn)
+                yield partial(_run_sync, conn)
             return
-        steps = _ThreadSteps(self._steps_engine, self._steps_thread)
+        engine, thread = self._steps_engine, self._steps_thread
+        loop = asyncio.get_running_loop()
+        holder: list[Connection] = []
+
+        def opened() -> Connection:
+            if not holder:
+                holder.append(engine.connect())
+                holder[0].begin()
+            return holder[0]
+
+        def run(
+            step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
+        ) -> Awaitable[T]:
+            return loop.run_in_executor(thread, lambda: step(opened(), *args, **kwargs))
+
+        def finish(commit: bool) -> None:
+            if holder:
+                with holder.pop() as conn:
+                    if commit:
+                        conn.commit()
+                    else:
+                        conn.rollback()
+
         async with self._write_lock:
             try:
-                yield steps
+                yield run
             except BaseException:
-                await asyncio.shield(steps.end(commit=False))
+                await asyncio.shield(loop.run_in_executor(thread, finish, False))
                 raise
-            await steps.end(commit=True)
+            await loop.run_in_executor(thread, finish, True)
 
     async def upgrade(self) -> None:
         """Apply every Alembic migration up to head."""
@@ -233,70 +250,10 @@ class Database:
             self._steps_thread.shutdown()
 
 
-class _AsyncSteps:
-    """Steps on an async connection (PostgreSQL, in-memory SQLite): the block's `begin` commits."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    def __call__(
-        self, step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> Awaitable[T]:
-        return self._conn.run_sync(step, *args, **kwargs)
-
-    def last(
-        self, step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> Awaitable[T]:
-        return self._conn.run_sync(step, *args, **kwargs)
-
-
-class _ThreadSteps:
-    """Steps run in the thread that owns a SQLite connection: one hand-off per step, and none to commit
-    after a `last` step."""
-
-    def __init__(self, engine: Engine, thread: ThreadPoolExecutor) -> None:
-        self._engine = engine
-        self._thread = thread
-        self._loop = asyncio.get_running_loop()
-        self._conn: Connection | None = None
-
-    def _opened(self) -> Connection:
-        if self._conn is None:
-            self._conn = self._engine.connect()
-            self._conn.begin()
-        return self._conn
-
-    def _finish(self, commit: bool) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with conn:
-                if commit:
-                    conn.commit()
-                else:
-                    conn.rollback()
-
-    def __call__(
-        self, step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> Awaitable[T]:
-        return self._loop.run_in_executor(self._thread, lambda: step(self._opened(), *args, **kwargs))
-
-    def last(
-        self, step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> Awaitable[T]:
-        def run_and_commit() -> T:
-            try:
-                result = step(self._opened(), *args, **kwargs)
-            except BaseException:
-                self._finish(commit=False)
-                raise
-            self._finish(commit=True)
-            return result
-
-        return self._loop.run_in_executor(self._thread, run_and_commit)
-
-    async def end(self, *, commit: bool) -> None:
-        if self._conn is not None:
-            await self._loop.run_in_executor(self._thread, self._finish, commit)
+def _run_sync(
+    conn: AsyncConnection, step: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+) -> Awaitable[T]:
+    return conn.run_sync(step, *args, **kwargs)
 
 
 @asynccontextmanager

@@ -2,14 +2,12 @@
 
 Each request awaits its batch, so a vote is durable in SQL before the response. A batch is one
 transaction of two steps, each run in one go: read the answers (locked on PostgreSQL), the voters
-and their votes; then write the rows that change and the answers' counts, and commit (on a SQLite
-file, in the same hand-off to the thread that owns the connection). Between the two, the
+and their votes; then write the rows that change and the answers' counts. Between the two, the
 votes that change something, and the newcomers they bring, are admitted by the rate limits in one
 Redis call; an event that gained people has its new count stored while it is still locked (rare: a
-batch with newcomers). Once the batch commits, each request gets its answer; then, while the next
-batch is read and written, the threads' absolute counts (stamped with the time they were counted,
-so that an older batch's store never replaces a newer one's) go to the live counters in one call,
-and one message per thread is published.
+batch with newcomers). Once the batch commits, each request gets its answer; then the threads' absolute counts
+(stamped with the time they were counted, so that an older batch's store never replaces a newer
+one's) go to the live counters in one call, and one message per thread is published.
 """
 
 from __future__ import annotations
@@ -90,7 +88,6 @@ class VoteWriter:
         self.ctx = ctx
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._after: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         if self._task is None:
@@ -102,10 +99,6 @@ class VoteWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._after is not None:
-            with contextlib.suppress(Exception):
-                await self._after
-            self._after = None
 
     async def cast(
         self, slug: str, event_id: int, answer_id: int, participant_id: str, value: int, address: str = ""
@@ -156,24 +149,13 @@ class VoteWriter:
                 accepted = [r for r in accepted if r not in refused]
                 state, changed = _simulate(found.before, accepted)
             plan = _plan(found, accepted, state)
-            totals: dict[int, ThreadCounts] = {}
-            people: dict[int, int] = {}
-            if plan.newcomers:
-                totals, people = await step(_write, plan)
-                for event_id, count in people.items():
-                    await publish_participants(self.ctx, event_id, count)
-            elif plan.writes:
-                totals, people = await step.last(_write, plan)
+            totals, people = await step(_write, plan) if plan.writes else ({}, {})
+            for event_id, count in people.items():
+                await publish_participants(self.ctx, event_id, count)
         counts = {
             a: AnswerCounts(found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1])
             for a in plan.deltas
         }
-        if totals or people:  # started before the answers, its store is sent to Redis ahead of them
-            moved = {a: counts[a] for a, d in plan.deltas.items() if d != (0, 0)}
-            by_thread = _by_thread(moved, {a: found.answers[a].thread_id for a in moved})
-            if self._after is not None and not self._after.done():
-                await self._after
-            self._after = asyncio.create_task(self._tell(accepted, by_thread, totals, people))
         for request, change in zip(accepted, changed, strict=True):
             c = counts[request.answer_id]
             if not request.future.done():
@@ -188,26 +170,14 @@ class VoteWriter:
                         request.voting,
                     )
                 )
-
-    async def _tell(
-        self,
-        accepted: list[_Request],
-        by_thread: dict[int, dict[int, AnswerCounts]],
-        totals: dict[int, ThreadCounts],
-        people: dict[int, int],
-    ) -> None:
-        """Store a committed batch's thread counts and publish them, while the next batch is written.
-
-        One batch's telling runs at a time and in commit order, so pages receive counts in order.
-        """
-        try:
-            if totals:
-                await store_threads(self.ctx, totals)
-                self._announce(accepted, by_thread, totals)
-            if people:
-                self._announce_people(accepted, people)
-        except Exception:
-            log.exception("a committed batch's counts were not published")
+        if totals:
+            await store_threads(self.ctx, totals)
+            moved = {a: counts[a] for a, d in plan.deltas.items() if d != (0, 0)}
+            self._announce(
+                accepted, _by_thread(moved, {a: found.answers[a].thread_id for a in moved}), totals
+            )
+        if people:
+            self._announce_people(accepted, people)
 
     def _accept(self, batch: list[_Request], found: _Found) -> list[_Request]:
         """The requests that may proceed; the others get their error now."""
