@@ -213,3 +213,21 @@ async def test_the_results_page_keeps_the_groups_once_retention_has_unlinked_the
         assert {k: v for k, v in after.items() if k != "computed_at"} == {
             k: v for k, v in before.items() if k != "computed_at"
         }
+
+
+async def test_closing_an_event_computes_its_groups_before_anyone_opens_the_results(quick: Board) -> None:
+    from tests.test_event_admin import admin_of, set_status
+
+    thread_id, _, _ = await two_camps(quick)
+    assert await quick.ctx.live.opinions.payload(thread_id) is None, "nobody has looked at the groups yet"
+    admin = await admin_of(quick)
+    assert (await set_status(admin, SLUG, "closed")).status_code == 303
+    for _ in range(300):
+        if await quick.ctx.live.opinions.payload(thread_id) is not None:
+            break
+        await asyncio.sleep(0.1)
+    cached = await quick.ctx.live.opinions.payload(thread_id)
+    assert cached is not None, "the groups were not computed when the event closed"
+    results = await (await quick.phone(None)).open(f"/e/{SLUG}/results")
+    assert results.status_code == 200
+    assert 'class="results-opinions"' in results.text

@@ -321,6 +321,13 @@ class OpinionGroups:
             self._schedule(thread.id, version)
         return json.loads(raw)
 
+    def prepare(self, threads: list[ThreadView]) -> None:
+        """Start computing the groups of the threads that have votes, without waiting: once an event
+        closes, every phone is sent to its results page, which then finds them ready."""
+        for thread in threads:
+            if thread.counts.votes:
+                self._schedule(thread.id, version_of(thread))
+
     async def group_of(self, thread_id: int, participant_id: str) -> int | None:
         """The group a participant's own votes place them in, from the cache only (never computed here)."""
         try:

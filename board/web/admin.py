@@ -14,7 +14,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
-from board.domain import event_toml, events, logos, organising
+from board.domain import counts, event_toml, events, logos, organising
 from board.domain.accounts import AccountView
 from board.domain.audit import Actor
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, InvalidFields
@@ -24,7 +24,8 @@ from board.domain.lifecycle import ARCHIVED, STATUSES
 from board.domain.look import DEFAULT_ACCENT
 from board.domain.organising import EventOverview
 from board.domain.views import EventView
-from board.web.deps import Ctx, read_form
+from board.models import EventStatus
+from board.web.deps import Ctx, Opinions, read_form
 from board.web.i18n import translate_template
 from board.web.staff import SignInRequired, signed_in
 
@@ -185,7 +186,7 @@ class AdminController(Controller):
 
     @post("/events/{slug:str}", name="admin_update_event")
     async def update_event(
-        self, request: Request, ctx: Ctx, account: Account, slug: FromPath[str]
+        self, request: Request, ctx: Ctx, opinions: Opinions, account: Account, slug: FromPath[str]
     ) -> Response[Any]:
         event = await events.get_event(ctx, slug, public=False)
         form = await read_form(request)
@@ -198,6 +199,9 @@ class AdminController(Controller):
             values = _values(event) if event.status == "archived" else posted
             shown = str(form.get("status", "")) if str(form.get("status", "")) in STATUSES else event.status
             return _form_page(EventForm(account, values, errors, event, shown), status)
+        if event.status == EventStatus.CLOSED:
+            listed = await counts.with_counts(ctx, await events.list_threads(ctx, event.id))
+            opinions.prepare(listed)
         return Redirect(f"/admin/events/{event.slug}", status_code=303)
 
     @get("/events/{slug:str}/event.toml", name="admin_event_toml")
