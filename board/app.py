@@ -46,7 +46,7 @@ from board.web.passwords import PasswordController
 from board.web.render import STATIC, Fragments, make_environment
 from board.web.screen import ScreenController
 from board.web.stream import StreamController
-from board.web.vote import VoteController
+from board.web.vote import VoteController, VoteDoor
 
 MAX_BODY = 64 * 1024
 UNCOMPRESSED = ["^/healthz$", "/stream$", "/vote$", "/logo$"]
@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[stop],
         debug=settings.debug,
     )
-    app.asgi_handler = HeadAsGet(app.asgi_handler)
+    app.asgi_handler = VoteDoor(app, HeadAsGet(app.asgi_handler))
     app.state.board = ctx
     app.state.votes = votes
     app.state.opinions = opinions

@@ -1,5 +1,7 @@
 """The vote route reads its own request: CSRF as strict as everywhere else, a vote-sized body, one widget."""
 
+import re
+
 import pytest
 
 from board.web import i18n
@@ -137,3 +139,81 @@ async def test_a_vote_for_an_answer_id_out_of_range_is_404_and_counts_nothing(bo
         response = await phone.submit(f"/e/{SLUG}/answers/{wrong}/vote", {"value": "1"}, htmx=True)
         assert response.status_code == 404, wrong
     assert await vote_rows(board, answer_id) == []
+
+
+SAME_HEADERS = (
+    "content-type",
+    "cache-control",
+    "content-security-policy",
+    "x-frame-options",
+    "x-content-type-options",
+    "referrer-policy",
+    "hx-retarget",
+    "hx-reswap",
+    "retry-after",
+)
+
+
+async def test_a_vote_gets_the_same_answer_through_its_own_entry_and_through_the_router(board: Board) -> None:
+    """A URL-encoded vote is answered before Litestar's router; the same vote sent as multipart goes
+    through the router to the same route: statuses, headers and pages agree, errors included."""
+    thread_id, first = await post_answer(board)
+    _, second = await post_answer(board, "Une autre idée")
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+
+    async def both(answer_ids: tuple[int, int], fields: dict[str, str], htmx: bool, token: str) -> None:
+        headers = {"HX-Request": "true", "x-csrftoken": token} if htmx else {}
+        sent = fields if htmx else {**fields, "_csrf_token": token}
+        door = await phone.http.post(f"/e/{SLUG}/answers/{answer_ids[0]}/vote", data=sent, headers=headers)
+        router = await phone.http.post(
+            f"/e/{SLUG}/answers/{answer_ids[1]}/vote",
+            files={name: (None, value) for name, value in sent.items()},
+            headers=headers,
+        )
+        assert door.request.headers["content-type"] == "application/x-www-form-urlencoded"
+        assert router.request.headers["content-type"].startswith("multipart/form-data")
+        assert door.status_code == router.status_code, (fields, htmx, door.text, router.text)
+        for name in SAME_HEADERS:
+            assert door.headers.get(name) == router.headers.get(name), name
+        assert _unnumbered(door.text, answer_ids[0]) == _unnumbered(router.text, answer_ids[1])
+        if door.status_code == 303:
+            assert door.headers["location"].endswith(f"#a{answer_ids[0]}")
+            assert router.headers["location"].endswith(f"#a{answer_ids[1]}")
+
+    for htmx in (True, False):
+        await both((first, second), {"value": "1"}, htmx, phone.csrf)
+        await both((first, second), {"value": "0"}, htmx, phone.csrf)
+        await both((first, second), {"value": "1"}, htmx, "forged")
+        await both((first, second), {"value": "2"}, htmx, phone.csrf)
+        await both((first, second), {"value": "\x00"}, htmx, phone.csrf)
+        await both((2_000_000, 2_000_001), {"value": "1"}, htmx, phone.csrf)
+        await both((0, 0), {"value": "1"}, htmx, phone.csrf)
+    english = phone.http.cookies.set("lang", "en")
+    assert english is None
+    await both((first, second), {"value": "1"}, True, "forged")
+    await both((first, second), {"value": "-1"}, True, phone.csrf)
+    assert sorted(v for _, v in await vote_rows(board, first)) == [-1]
+    assert sorted(v for _, v in await vote_rows(board, second)) == [-1]
+
+
+def _unnumbered(page: str, answer_id: int) -> str:
+    """The page with the answer's id taken out of element ids and links."""
+    return re.sub(rf'((?:id="|#)[a-z]+|/answers/){answer_id}(?=["/])', r"\1ID", page)
+
+
+async def test_only_the_vote_url_spelled_as_the_router_spells_it_is_taken_early(board: Board) -> None:
+    """Other spellings of the vote URL get what Litestar's router gives them, as before."""
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    for path, status in [
+        (f"/e/{SLUG}/answers/{answer_id}/vote", 200),
+        (f"/e/{SLUG}/answers/+{answer_id}/vote", 200),
+        (f"/e/{SLUG}/answers/{answer_id}/vote/", 200),
+        (f"/e/{SLUG}/answers/{answer_id}/votes", 404),
+        (f"/e/{SLUG}/answers/{answer_id}/vote/x", 404),
+        (f"/e/{SLUG}/answers/{'٣'}/vote", 404),
+        (f"/e/{SLUG}%00/answers/{answer_id}/vote", 404),
+    ]:
+        response = await phone.submit(path, {"value": "1" if status == 200 else "-1"}, htmx=True)
+        assert response.status_code in (status, 405), (path, response.status_code, response.text)
+    assert [v for _, v in await vote_rows(board, answer_id)] == [1]

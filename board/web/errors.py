@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
     NotFoundException,
@@ -14,6 +14,7 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.response import Redirect, Template
+from litestar.types import Receive, Scope, Send
 from sqlalchemy.exc import DBAPIError
 
 from board.domain.errors import BoardError, Conflict, Forbidden, Gone, Invalid, NotFound, TooFast
@@ -120,3 +121,18 @@ HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: http_error,
     500: server_error,
 }
+
+
+def handler_for(exc: Exception) -> Any:
+    """The handler Litestar would pick: an HTTP status of its own first, then the nearest class."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, HTTPException) and status in HANDLERS:
+        return HANDLERS[status]
+    return next((HANDLERS[kind] for kind in type(exc).__mro__ if kind in HANDLERS), server_error)
+
+
+async def send_error(app: Litestar, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Answer an error raised before Litestar's routing (the vote's own entry) as its handlers would."""
+    request: Request = app.request_class(scope, receive=receive, send=send)
+    response = handler_for(exc)(request, exc)
+    await response.to_asgi_response(app=None, request=request)(scope, receive, send)

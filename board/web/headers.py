@@ -31,6 +31,15 @@ def policy(frame_ancestors: str) -> str:
     )
 
 
+COMMON_HEADERS = [(b"referrer-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]
+PAGE_HEADERS = [
+    (b"content-security-policy", policy("'none'").encode()),
+    *COMMON_HEADERS,
+    (b"x-frame-options", b"DENY"),
+]
+"""What every response but the projector's and /healthz carries."""
+
+
 class SecurityHeadersMiddleware:
     """The projector page may be framed where configured; nothing else may be framed at all.
 
@@ -40,13 +49,11 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, screen_frame_ancestors: str = "'none'") -> None:
         self.app = app
-        common = [(b"referrer-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]
-        self.page_headers = [
-            (b"content-security-policy", policy("'none'").encode()),
-            *common,
-            (b"x-frame-options", b"DENY"),
+        self.page_headers = PAGE_HEADERS
+        self.screen_headers = [
+            (b"content-security-policy", policy(screen_frame_ancestors).encode()),
+            *COMMON_HEADERS,
         ]
-        self.screen_headers = [(b"content-security-policy", policy(screen_frame_ancestors).encode()), *common]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] == "/healthz":
@@ -58,13 +65,13 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = _with_defaults(list(message.get("headers", ())), added)
+                message["headers"] = with_defaults(list(message.get("headers", ())), added)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def _with_defaults(
+def with_defaults(
     headers: list[tuple[bytes, bytes]], defaults: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
     """The response's headers plus each default it does not set itself; HTML is `no-store` by default."""

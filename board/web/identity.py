@@ -64,7 +64,14 @@ def client_address(request: Request, trusted_proxies: frozenset[str] = frozenset
     peer = request.client.host if request.client else "unknown"
     if peer not in trusted_proxies:
         return peer
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+    return forwarded_address(peer, request.headers.get("x-forwarded-for", ""), trusted_proxies)
+
+
+def forwarded_address(peer: str, forwarded_for: str, trusted_proxies: frozenset[str]) -> str:
+    """The nearest hop of X-Forwarded-For that is not a trusted proxy, else the peer itself."""
+    if peer not in trusted_proxies:
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
         if hop not in trusted_proxies:
             return hop

@@ -1,25 +1,30 @@
 """The vote route, the board's hottest: it does what a vote needs and nothing else.
 
-A vote is a 400-byte fragment answering a 20-byte form, so the route reads its request once: one
-pass over the headers, the body as it arrives, the participant cookie verified once. It checks the
-CSRF token itself, as Litestar's CSRF middleware would (a token from the `x-csrftoken` header or
-the form's `_csrf_token`, equal to the `csrftoken` cookie, signed by the board's secret), because
-that middleware would parse the same headers and the same form a second time. The vote itself is
-the writer's (board/domain/votes.py): these two files are the whole vote path.
+A vote is a 400-byte fragment answering a 20-byte form, so it is taken before Litestar's routing
+and middleware (`VoteDoor`, an ASGI wrapper around the app's handler): a URL-encoded POST to an
+answer's vote URL is answered here; anything else, another content type included, goes on to
+Litestar, whose `vote` route gives the same answer. Either way the request is read once: one pass
+over the headers, the body as it arrives, the participant cookie verified once. The CSRF token is
+checked here, as Litestar's CSRF middleware would (a token from the `x-csrftoken` header or the
+form's `_csrf_token`, equal to the `csrftoken` cookie, signed by the board's secret); the page's
+security headers are written into the reply; errors are answered by the app's own handlers
+(board/web/errors.py). The vote itself is the writer's (board/domain/votes.py): these two files
+are the whole vote path.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from litestar import Controller, Request, post
+from litestar import Controller, Litestar, Request, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
-from litestar.types import Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from board.domain import events
 from board.domain.context import BoardContext
@@ -28,17 +33,30 @@ from board.domain.votes import VoteWriter, parse_value
 from board.web import i18n
 from board.web.connections import OWN_CONNECTIONS
 from board.web.deps import MAX_ID, form_fields, minted, read_form
+from board.web.errors import send_error
+from board.web.headers import PAGE_HEADERS, with_defaults
 from board.web.i18n import OWN_LANGUAGE
-from board.web.identity import client_address, cookie_name, unsign
+from board.web.identity import cookie_name, forwarded_address, unsign
 from board.web.render import ElementIds, Fragments
 
 MAX_VOTE_BODY = 4096
 """A vote form is a few dozen bytes; anything much larger is not a vote."""
 VOTE_SCOPES = {"similar": "similar"}
 """Where else on a page an answer's vote buttons may be: their copy keeps ids of its own."""
+VOTE_PATH = re.compile(r"/e/([^/\x00]+)/answers/([0-9]{1,12})/vote")
+"""The vote URL as the door takes it; any other spelling goes to Litestar's router."""
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = b"x-csrftoken"
-_WANTED = {b"hx-request", CSRF_HEADER, b"content-type", b"content-length", b"cookie", b"accept-language"}
+FORM = b"application/x-www-form-urlencoded"
+_WANTED = {
+    b"hx-request",
+    CSRF_HEADER,
+    b"content-type",
+    b"content-length",
+    b"cookie",
+    b"accept-language",
+    b"x-forwarded-for",
+}
 
 
 class VoteController(Controller):
@@ -51,54 +69,140 @@ class VoteController(Controller):
     )
     async def vote(self, request: Request) -> Reply:
         """Cast, change or withdraw a vote: the widget's fragment for htmx, a 303 back to the answer without."""
-        ctx: BoardContext = request.app.state.board
-        votes: VoteWriter = request.app.state.votes
-        sent = {name: value for name, value in request.scope["headers"] if name in _WANTED}
-        cookies = _cookies(sent.get(b"cookie", b""))
-        i18n.use(i18n.choose(cookies.get(i18n.COOKIE), sent.get(b"accept-language", b"").decode("latin-1")))
+        sent = _headers(request.scope)
+        cookies = _speak(sent)
         slug: str = request.path_params["slug"]
         answer_id: int = request.path_params["answer_id"]
-        if not 1 <= answer_id <= MAX_ID:
-            raise NotFoundException("Cette réponse n'existe pas.")
-        form = await _form(request, sent)
-        submitted = sent[CSRF_HEADER].decode("latin-1") if CSRF_HEADER in sent else form.get("_csrf_token")
-        if not _csrf_matches(ctx.settings.secret_key, submitted, cookies.get(CSRF_COOKIE)):
-            raise PermissionDeniedException("CSRF token verification failed")
-        value = parse_value(form.get("value"))
-        found = unsign(ctx.settings.secret_key, cookies.get(cookie_name(slug)))
-        new_cookies: list[Cookie] = []
-        address = client_address(request, ctx.settings.trusted_proxies)
-        if found is None:
-            event = await events.get_event(ctx, slug)
-            participant_id, new_cookies = minted(ctx, event)
-            event_id = event.id
+        _check(answer_id)
+        if sent.get(b"content-type", b"").startswith(FORM):
+            form = await _form(request.receive, sent)
         else:
-            event_id, participant_id = found
-        try:
-            outcome = await votes.cast(slug, event_id, answer_id, participant_id, value, address)
-        except Forgotten:
-            event = await events.get_event(ctx, slug)
-            participant_id, new_cookies = minted(ctx, event)
-            outcome = await votes.cast(slug, event.id, answer_id, participant_id, value, address)
-        if sent.get(b"hx-request") != b"true":
-            back = f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}"
-            return Reply.of(303, b"", new_cookies, (b"location", back.encode("latin-1")))
-        fragments: Fragments = request.app.state.fragments
-        widget = fragments.vote_widget(
-            slug,
-            answer_id,
-            outcome.agree,
-            outcome.disagree,
-            outcome.value,
-            outcome.voting == "upvote",
-            True,
-            VOTE_SCOPES.get(form.get("scope", ""), ""),
+            form = await read_form(request)
+        return await _cast(request.app, request.scope, sent, cookies, slug, answer_id, form)
+
+
+class VoteDoor:
+    """The vote's own entry, before Litestar's router and middleware: for a vote they would parse the
+    same headers again and wrap the reply in layers a 400-byte fragment does not use."""
+
+    def __init__(self, app: Litestar, inner: ASGIApp) -> None:
+        self.app = app
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = (
+            VOTE_PATH.fullmatch(scope["path"])
+            if scope["type"] == "http" and scope.get("method") == "POST"
+            else None
         )
-        return Reply.of(200, widget.encode(), new_cookies, _HTML)
+        sent = _headers(scope) if found else {}
+        if found is None or not sent.get(b"content-type", b"").startswith(FORM):
+            await self.inner(scope, receive, send)
+            return
+        try:
+            cookies = _speak(sent)
+            answer_id = int(found[2])
+            _check(answer_id)
+            form = await _form(receive, sent)
+            reply = await _cast(self.app, scope, sent, cookies, found[1], answer_id, form)
+        except Exception as exc:
+            await send_error(self.app, scope, receive, _secured(send), exc)
+            return
+        await reply(scope, receive, send)
+
+
+def _secured(send: Send) -> Send:
+    """`send` with the page's security headers added to a response that lacks them."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = with_defaults(list(message.get("headers", ())), PAGE_HEADERS)
+        await send(message)
+
+    return send_with_headers
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    """The few request headers a vote reads, the first of each name; cookies split over several
+    headers (as HTTP/2 may send them) joined into one."""
+    sent: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name not in _WANTED:
+            continue
+        if name not in sent:
+            sent[name] = value
+        elif name == b"cookie":
+            sent[name] += b"; " + value
+    return sent
+
+
+def _speak(sent: dict[bytes, bytes]) -> dict[str, str]:
+    """Answer in the participant's language; the request's cookies, read on the way."""
+    cookies = _cookies(sent.get(b"cookie", b""))
+    i18n.use(i18n.choose(cookies.get(i18n.COOKIE), sent.get(b"accept-language", b"").decode("latin-1")))
+    return cookies
+
+
+def _check(answer_id: int) -> None:
+    if not 1 <= answer_id <= MAX_ID:
+        raise NotFoundException("Cette réponse n'existe pas.")
+
+
+async def _cast(
+    app: Litestar,
+    scope: Scope,
+    sent: dict[bytes, bytes],
+    cookies: dict[str, str],
+    slug: str,
+    answer_id: int,
+    form: dict[str, str],
+) -> Reply:
+    ctx: BoardContext = app.state.board
+    votes: VoteWriter = app.state.votes
+    submitted = sent[CSRF_HEADER].decode("latin-1") if CSRF_HEADER in sent else form.get("_csrf_token")
+    if not _csrf_matches(ctx.settings.secret_key, submitted, cookies.get(CSRF_COOKIE)):
+        raise PermissionDeniedException("CSRF token verification failed")
+    value = parse_value(form.get("value"))
+    found = unsign(ctx.settings.secret_key, cookies.get(cookie_name(slug)))
+    new_cookies: list[Cookie] = []
+    client = scope.get("client")
+    address = forwarded_address(
+        client[0] if client else "unknown",
+        sent.get(b"x-forwarded-for", b"").decode("latin-1"),
+        ctx.settings.trusted_proxies,
+    )
+    if found is None:
+        event = await events.get_event(ctx, slug)
+        participant_id, new_cookies = minted(ctx, event)
+        event_id = event.id
+    else:
+        event_id, participant_id = found
+    try:
+        outcome = await votes.cast(slug, event_id, answer_id, participant_id, value, address)
+    except Forgotten:
+        event = await events.get_event(ctx, slug)
+        participant_id, new_cookies = minted(ctx, event)
+        outcome = await votes.cast(slug, event.id, answer_id, participant_id, value, address)
+    if sent.get(b"hx-request") != b"true":
+        back = f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}"
+        return Reply.of(303, b"", new_cookies, (b"location", back.encode("latin-1")))
+    fragments: Fragments = app.state.fragments
+    widget = fragments.vote_widget(
+        slug,
+        answer_id,
+        outcome.agree,
+        outcome.disagree,
+        outcome.value,
+        outcome.voting == "upvote",
+        True,
+        VOTE_SCOPES.get(form.get("scope", ""), ""),
+    )
+    return Reply.of(200, widget.encode(), new_cookies, _HTML)
 
 
 _HTML = (b"content-type", b"text/html; charset=utf-8")
 _TEXT = (b"content-type", b"text/plain; charset=utf-8")
+_SECURE_HTML = [*PAGE_HEADERS, (b"cache-control", b"no-store")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +220,7 @@ class Reply:
         if header[0] != b"content-type":
             headers.append(_TEXT)
         headers.extend(cookie.to_encoded_header() for cookie in cookies)
+        headers.extend(_SECURE_HTML if header is _HTML else PAGE_HEADERS)
         return cls(status, headers, body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,17 +228,15 @@ class Reply:
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
-async def _form(request: Request, sent: dict[bytes, bytes]) -> dict[str, str]:
-    """The form's fields (the first of each name), read straight from the ASGI messages."""
-    if not sent.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
-        return await read_form(request)
+async def _form(receive: Receive, sent: dict[bytes, bytes]) -> dict[str, str]:
+    """A URL-encoded form's fields (the first of each name), read straight from the ASGI messages."""
     declared = sent.get(b"content-length", b"0")
     if declared.isdigit() and int(declared) > MAX_VOTE_BODY:
         raise ClientException("Formulaire trop long.", status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await request.receive()
+        message = await receive()
         if message["type"] != "http.request":
             raise ClientException("La requête a été interrompue.")
         chunk = message.get("body", b"")
