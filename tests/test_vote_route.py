@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from board.domain import events
 from board.web import i18n
 from tests.conftest import SLUG, Board
 from tests.test_votes import post_answer, vote_rows
@@ -217,3 +218,20 @@ async def test_only_the_vote_url_spelled_as_the_router_spells_it_is_taken_early(
         response = await phone.submit(path, {"value": "1" if status == 200 else "-1"}, htmx=True)
         assert response.status_code in (status, 405), (path, response.status_code, response.text)
     assert [v for _, v in await vote_rows(board, answer_id)] == [1]
+
+
+async def test_a_first_vote_joins_the_answers_event_and_an_unknown_event_takes_nobody(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    phone.http.cookies.delete(f"bp_{SLUG}")
+    elsewhere = await phone.submit(f"/e/nulle-part/answers/{answer_id}/vote", {"value": "1"}, htmx=True)
+    assert elsewhere.status_code == 404
+    assert "set-cookie" not in elsewhere.headers
+    first = await phone.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "1"}, htmx=True)
+    assert first.status_code == 200
+    cookie = first.headers["set-cookie"]
+    event = await events.get_event(board.ctx, SLUG)
+    assert cookie.startswith(f"bp_{SLUG}={event.id}.") and f"Path=/e/{SLUG}" in cookie
+    again = await phone.submit(f"/e/{SLUG}/answers/{answer_id}/vote", {"value": "-1"}, htmx=True)
+    assert again.status_code == 200 and "set-cookie" not in again.headers
+    assert [v for _, v in await vote_rows(board, answer_id)] == [-1]

@@ -58,6 +58,7 @@ class VoteOutcome:
     value: int
     changed: bool
     voting: str = "agree-disagree"
+    event_id: int = 0
 
 
 @dataclass
@@ -65,7 +66,7 @@ class _Request:
     slug: str
     answer_id: int
     participant_id: str
-    event_id: int
+    event_id: int | None
     value: int
     future: asyncio.Future[VoteOutcome] = field(repr=False)
     thread_id: int = 0
@@ -101,12 +102,20 @@ class VoteWriter:
             self._task = None
 
     async def cast(
-        self, slug: str, event_id: int, answer_id: int, participant_id: str, value: int, address: str = ""
+        self,
+        slug: str,
+        event_id: int | None,
+        answer_id: int,
+        participant_id: str,
+        value: int,
+        address: str = "",
     ) -> VoteOutcome:
         """Record a participant's vote (0 withdraws it); idempotent.
 
         Only votes that change something count towards the participant's rate limit. A first vote
-        brings its voter's row into the batch, counted against the address's limit of newcomers.
+        brings its voter's row into the batch, counted against the address's limit of newcomers;
+        without an event id (a newcomer with no cookie yet), the voter joins the answer's event,
+        which the outcome names.
         """
         await self.start()
         future: asyncio.Future[VoteOutcome] = asyncio.get_running_loop().create_future()
@@ -168,6 +177,7 @@ class VoteWriter:
                         request.value,
                         change,
                         request.voting,
+                        found.answers[request.answer_id].event_id,
                     )
                 )
         if totals:
@@ -190,6 +200,7 @@ class VoteWriter:
                 continue
             request.thread_id = answer.thread_id
             request.voting = answer.voting
+            request.event_id = answer.event_id
             accepted.append(request)
         return accepted
 
@@ -205,7 +216,9 @@ class VoteWriter:
         voter = found.people.get(request.participant_id)
         if voter is None and request.participant_id in found.forgotten:
             return Forgotten(FORGOTTEN)
-        if request.event_id != answer.event_id or (voter is not None and voter.event_id != answer.event_id):
+        if request.event_id not in (None, answer.event_id) or (
+            voter is not None and voter.event_id != answer.event_id
+        ):
             return Forbidden(OTHER_EVENT)
         over = refusal(answer.event_status, CLOSED_TO_VOTES)
         if over is not None:

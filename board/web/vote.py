@@ -26,17 +26,17 @@ from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from board.domain import events
 from board.domain.context import BoardContext
 from board.domain.newcomers import Forgotten
+from board.domain.participants import new_participant_id
 from board.domain.votes import VoteWriter, parse_value
 from board.web import i18n
 from board.web.connections import OWN_CONNECTIONS
-from board.web.deps import MAX_ID, form_fields, minted, read_form
+from board.web.deps import MAX_ID, form_fields, read_form
 from board.web.errors import send_error
 from board.web.headers import PAGE_HEADERS, with_defaults
 from board.web.i18n import OWN_LANGUAGE
-from board.web.identity import cookie_name, forwarded_address, unsign
+from board.web.identity import cookie_name, forwarded_address, participant_cookie, unsign
 from board.web.render import ElementIds, Fragments
 
 MAX_VOTE_BODY = 4096
@@ -164,25 +164,23 @@ async def _cast(
         raise PermissionDeniedException("CSRF token verification failed")
     value = parse_value(form.get("value"))
     found = unsign(ctx.settings.secret_key, cookies.get(cookie_name(slug)))
-    new_cookies: list[Cookie] = []
+    event_id, participant_id = found if found else (None, new_participant_id())
     client = scope.get("client")
     address = forwarded_address(
         client[0] if client else "unknown",
         sent.get(b"x-forwarded-for", b"").decode("latin-1"),
         ctx.settings.trusted_proxies,
     )
-    if found is None:
-        event = await events.get_event(ctx, slug)
-        participant_id, new_cookies = minted(ctx, event)
-        event_id = event.id
-    else:
-        event_id, participant_id = found
     try:
         outcome = await votes.cast(slug, event_id, answer_id, participant_id, value, address)
     except Forgotten:
-        event = await events.get_event(ctx, slug)
-        participant_id, new_cookies = minted(ctx, event)
-        outcome = await votes.cast(slug, event.id, answer_id, participant_id, value, address)
+        event_id, participant_id = None, new_participant_id()
+        outcome = await votes.cast(slug, event_id, answer_id, participant_id, value, address)
+    new_cookies: list[Cookie] = []
+    if event_id is None:
+        secure = ctx.settings.public_url.startswith("https://")
+        key = ctx.settings.secret_key
+        new_cookies.append(participant_cookie(key, slug, outcome.event_id, participant_id, secure=secure))
     if sent.get(b"hx-request") != b"true":
         back = f"/e/{slug}/t/{outcome.thread_id}#{ElementIds.answer(answer_id)}"
         return Reply.of(303, b"", new_cookies, (b"location", back.encode("latin-1")))
