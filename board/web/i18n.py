@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from gettext import NullTranslations
 from pathlib import Path
 
@@ -83,8 +83,22 @@ def choose(cookie: str | None, accept_language: str | None) -> str:
     """The remembered choice, else the first supported language the browser asks for, else French."""
     if cookie in LANGUAGES:
         return cookie
+    header = accept_language or ""
+    return _asked(header) if len(header) <= CACHED_HEADER else _first_supported(header)
+
+
+CACHED_HEADER = 256
+"""Browsers send a handful of short Accept-Language values with every request: those are parsed once."""
+
+
+@lru_cache(maxsize=1024)
+def _asked(accept_language: str) -> str:
+    return _first_supported(accept_language)
+
+
+def _first_supported(accept_language: str) -> str:
     ranked = []
-    for index, part in enumerate((accept_language or "").split(",")):
+    for index, part in enumerate(accept_language.split(",")):
         code, _, quality = part.strip().partition(";q=")
         try:
             weight = float(quality) if quality else 1.0
