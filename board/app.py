@@ -11,7 +11,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -33,7 +32,7 @@ from board.web.admin import AdminController
 from board.web.api import ApiController
 from board.web.connections import OneConnectionPerRequest
 from board.web.errors import HANDLERS
-from board.web.headers import HeadAsGet, OfflineRapidoc, SecurityHeadersMiddleware
+from board.web.headers import HeadAsGet, OfflineRapidoc, SecurityHeaders
 from board.web.health import healthz, readyz
 from board.web.i18n import LanguageMiddleware
 from board.web.invitations import InviteController, StaffController
@@ -143,9 +142,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         exception_handlers=HANDLERS,
         middleware=[
-            DefineMiddleware(
-                SecurityHeadersMiddleware, screen_frame_ancestors=settings.screen_frame_ancestors
-            ),
             LanguageMiddleware(),
             OneConnectionPerRequest(),
         ],
@@ -154,7 +150,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[stop],
         debug=settings.debug,
     )
-    app.asgi_handler = VoteDoor(app, HeadAsGet(app.asgi_handler))
+    secured = SecurityHeaders(app, HeadAsGet(app.asgi_handler), settings.screen_frame_ancestors)
+    app.asgi_handler = VoteDoor(app, secured)
     app.state.board = ctx
     app.state.votes = votes
     app.state.opinions = opinions

@@ -15,6 +15,25 @@ async def test_pages_carry_a_strict_content_security_policy(board: Board) -> Non
     assert "<script>" not in page.text and " on" + "click=" not in page.text
 
 
+async def test_error_pages_carry_the_policy_too_unknown_urls_and_nul_bytes_included(board: Board) -> None:
+    phone = await board.phone(None)
+    for path, status in [
+        ("/nulle-part", 404),
+        (f"/e/{SLUG}%00/t/1", 404),
+        ("/e/inconnu", 404),
+        (f"/e/{SLUG}/t/999999", 404),
+        ("/healthz/x", 404),
+    ]:
+        page = await phone.open(path)
+        assert page.status_code == status, path
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"], path
+        assert page.headers["x-frame-options"] == "DENY", path
+        assert page.headers["cache-control"] == "no-store", path
+    screen = await phone.open(f"/e/{SLUG}/screen")
+    assert "x-frame-options" not in screen.headers
+    assert "frame-ancestors" in screen.headers["content-security-policy"]
+
+
 async def test_moderation_pages_are_never_cached(board: Board) -> None:
     moderator = await board.staff("moderator")
     page = await moderator.open(f"/mod/{SLUG}")

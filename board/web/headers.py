@@ -6,10 +6,12 @@ from __future__ import annotations
 import html
 from typing import Any, cast
 
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.exceptions import NotFoundException
 from litestar.openapi.plugins import RapidocRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from board.web.errors import send_error
 
 SCREEN_SUFFIXES = ("/screen",)
 RAPIDOC = "/static/vendor/rapidoc-9.3.8.min.js"
@@ -40,15 +42,17 @@ PAGE_HEADERS = [
 """What every response but the projector's and /healthz carries."""
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeaders:
     """The projector page may be framed where configured; nothing else may be framed at all.
 
     Pages hold a participant's name and a CSRF token, so a shared cache or the back button of a
-    borrowed phone must not keep them: HTML is `no-store` unless its route says otherwise.
+    borrowed phone must not keep them: HTML is `no-store` unless its route says otherwise. Wrapped
+    around the app's whole handler, so that the router's own answers (an unknown URL's 404) carry them too.
     """
 
-    def __init__(self, app: ASGIApp, screen_frame_ancestors: str = "'none'") -> None:
+    def __init__(self, app: Litestar, inner: ASGIApp, screen_frame_ancestors: str = "'none'") -> None:
         self.app = app
+        self.inner = inner
         self.page_headers = PAGE_HEADERS
         self.screen_headers = [
             (b"content-security-policy", policy(screen_frame_ancestors).encode()),
@@ -57,10 +61,8 @@ class SecurityHeadersMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] == "/healthz":
-            await self.app(scope, receive, send)
+            await self.inner(scope, receive, send)
             return
-        if "\x00" in scope["path"]:
-            raise NotFoundException()
         added = self.screen_headers if scope["path"].endswith(SCREEN_SUFFIXES) else self.page_headers
 
         async def send_with_headers(message: Message) -> None:
@@ -68,7 +70,10 @@ class SecurityHeadersMiddleware:
                 message["headers"] = with_defaults(list(message.get("headers", ())), added)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        if "\x00" in scope["path"]:
+            await send_error(self.app, scope, receive, send_with_headers, NotFoundException())
+            return
+        await self.inner(scope, receive, send_with_headers)
 
 
 def with_defaults(
