@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -246,40 +246,30 @@ async def _form(receive: Receive, sent: dict[bytes, bytes]) -> Mapping[str, str]
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    body = b"".join(chunks)
-    return _short_form(body) if len(body) <= CACHED_FORM else form_fields(body)
+    return _vote_form(b"".join(chunks))
 
 
-CACHED_FORM = 160
-"""A vote's body is one of a few short forms (`value=1`, with the token when sent without htmx)."""
-
-
-@lru_cache(maxsize=4096)
-def _short_form(body: bytes) -> Mapping[str, str]:
-    return MappingProxyType(form_fields(body))
-
-
-def _cookies(raw: bytes) -> Mapping[str, str]:
-    """The request's cookies by name, the last of each as Litestar reads them (so that this route and
-    the pages agree on a cookie sent twice); the board's own are plain tokens, never quoted."""
-    return _phone_cookies(raw) if len(raw) <= CACHED_COOKIES else _parse_cookies(raw)
-
-
-CACHED_COOKIES = 512
-"""A phone sends the same few hundred bytes of cookies with every vote: those are read once."""
-
-
-@lru_cache(maxsize=8192)
-def _phone_cookies(raw: bytes) -> Mapping[str, str]:
-    return MappingProxyType(_parse_cookies(raw))
+def _read_once(
+    parse: Callable[[bytes], dict[str, str]], longest: int, kept: int
+) -> Callable[[bytes], Mapping[str, str]]:
+    """`parse`, remembered for inputs of at most `longest` bytes: a phone sends the same cookies and
+    one of a few short forms with every vote. What it returns is read-only, being shared."""
+    remembered = lru_cache(maxsize=kept)(lambda raw: MappingProxyType(parse(raw)))
+    return lambda raw: remembered(raw) if len(raw) <= longest else parse(raw)
 
 
 def _parse_cookies(raw: bytes) -> dict[str, str]:
+    """The request's cookies by name, the last of each as Litestar reads them (so that this route and
+    the pages agree on a cookie sent twice); the board's own are plain tokens, never quoted."""
     found: dict[str, str] = {}
     for part in raw.decode("latin-1").split(";"):
         name, _, value = part.partition("=")
         found[name.strip()] = value.strip()
     return found
+
+
+_vote_form = _read_once(form_fields, longest=160, kept=4096)
+_cookies = _read_once(_parse_cookies, longest=512, kept=8192)
 
 
 def _csrf_matches(secret: str, submitted: str | None, cookie: str | None) -> bool:
