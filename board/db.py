@@ -50,7 +50,22 @@ def _manual_transactions(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _begin_immediate(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("snapshot") else "BEGIN IMMEDIATE")
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a snapshot of a SQLite file saw: enough to tell later whether anything was committed since.
+
+    `data_version` changes when another connection commits; `commits` counts the steps connection's own.
+    """
+
+    connection: int
+    data_version: int
+    commits: int
+
+
+_DATA_VERSION = "PRAGMA data_version"
 
 
 def _create_private(path: Path) -> None:
@@ -104,6 +119,7 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._steps_engine: Engine | None = None
         self._steps_thread: ThreadPoolExecutor | None = None
+        self._steps_commits = 0
         if self.is_sqlite and ":memory:" not in url:
             self._steps_engine = create_engine(make_url(url).set(drivername="sqlite"), pool_size=1)
             sa_event.listen(self._steps_engine, "connect", _sqlite_pragmas)
@@ -227,6 +243,7 @@ class Database:
                 with holder.pop() as conn:
                     if commit:
                         conn.commit()
+                        self._steps_commits += 1
                     else:
                         conn.rollback()
 
@@ -237,6 +254,46 @@ class Database:
                 await asyncio.shield(loop.run_in_executor(thread, finish, False))
                 raise
             await loop.run_in_executor(thread, finish, True)
+
+    async def snapshot(
+        self, step: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> tuple[T, Mark | None]:
+        """Run a read step in a transaction of its own that locks nothing, and mark what it saw.
+
+        A writer that must wait on something else between its read and its write reads here, then
+        asks `unchanged_since` inside `write_steps`: on a SQLite file, a mark tells whether anything was
+        committed in between, so the writer reads again only then. Without a mark (PostgreSQL, an
+        in-memory database) it always reads again under its locks.
+        """
+        if self._steps_engine is None or self._steps_thread is None:
+            async with self.connect() as conn:
+                found = await conn.run_sync(lambda sync: step(sync, *args, **kwargs))
+                await conn.rollback()
+            return found, None
+        engine = self._steps_engine
+
+        def read() -> tuple[T, Mark]:
+            with engine.connect() as conn:
+                conn.execution_options(snapshot=True)
+                found = step(conn, *args, **kwargs)
+                mark = Mark(
+                    id(conn.connection.dbapi_connection),
+                    int(conn.exec_driver_sql(_DATA_VERSION).scalar_one()),
+                    self._steps_commits,
+                )
+                conn.rollback()
+            return found, mark
+
+        return await asyncio.get_running_loop().run_in_executor(self._steps_thread, read)
+
+    def unchanged_since(self, conn: Connection, mark: Mark | None) -> bool:
+        """Inside a step of `write_steps`: True if nothing was committed since `snapshot` made `mark`."""
+        return (
+            mark is not None
+            and id(conn.connection.dbapi_connection) == mark.connection
+            and self._steps_commits == mark.commits
+            and int(conn.exec_driver_sql(_DATA_VERSION).scalar_one()) == mark.data_version
+        )
 
     async def upgrade(self) -> None:
         """Apply every Alembic migration up to head."""

@@ -11,6 +11,7 @@ from board.live import Live, build_live
 from board.live.counters import ThreadCounts
 from board.live.limits import Admission, Entry
 from board.live.messages import Counts, NewAnswer, Ping, Status, decode, encode
+from board.live.rounds import Publication
 from tests.conftest import REDIS_URL, drop_redis_prefix
 
 RULES = {
@@ -96,7 +97,7 @@ async def test_rate_limits_count_hits_and_tell_when_to_retry(live: Live) -> None
     assert await live.limits.retry_after("answer", "someone-else") is None
 
 
-async def test_a_batch_is_admitted_in_one_call_as_single_hits_would_admit_it(live: Live) -> None:
+async def test_a_batch_is_admitted_in_one_round_as_single_hits_would_admit_it(live: Live) -> None:
     """Votes (3 a minute) after arrivals (join: 100 a minute, but this address has 99 already)."""
     crowded, elsewhere = f"203.0.113.{uuid.uuid4().int % 250}", uuid.uuid4().hex
     for _ in range(99):
@@ -112,7 +113,8 @@ async def test_a_batch_is_admitted_in_one_call_as_single_hits_would_admit_it(liv
         Entry(eve, eve, elsewhere),
         Entry(zoe, zoe),
     ]
-    assert await live.limits.admit(entries, "join", "vote") == [
+    verdicts = await live.rounds.run(entries, {}, [])
+    assert [v.admission for v in verdicts] == [
         Admission.IN,
         Admission.IN,
         Admission.TURNED_AWAY,
@@ -122,11 +124,28 @@ async def test_a_batch_is_admitted_in_one_call_as_single_hits_would_admit_it(liv
         Admission.IN,
         Admission.IN,
     ]
+    assert 55 <= verdicts[4].wait <= 60, "Ann waits until her first vote leaves the minute"
+    assert [v.wait for i, v in enumerate(verdicts) if i != 4] == [0] * 7
     assert await live.limits.retry_after("vote", ann) is not None
     assert await live.limits.retry_after("vote", bob) is None, "a newcomer turned away has cast nothing"
     assert await live.limits.retry_after("join", crowded) is not None
     assert await live.limits.hit("vote", bob)
-    assert await live.limits.admit([], "join", "vote") == []
+    assert await live.rounds.run([], {}, []) == []
+
+
+async def test_a_round_stores_the_newest_counts_and_publishes_its_messages(live: Live) -> None:
+    thread = uuid.uuid4().int % 1_000_000
+    await live.counters.set_threads({thread: ThreadCounts(5, 0, 40, version=2_000)})
+    counts = Counts(thread, ThreadCounts(5, 0, 41), {7: (30, 11)})
+    async with live.channels.subscribe([f"thread:{thread}"]) as stream:
+        await live.rounds.run(
+            [Entry("ann", "ann")],
+            {thread: ThreadCounts(5, 0, 39, version=1_000), thread + 1: ThreadCounts(1, 0, 1, version=5)},
+            [Publication(encode(counts), (f"thread:{thread}",))],
+        )
+        assert await asyncio.wait_for(anext(stream), 2) == counts
+    stored = await live.counters.get_threads([thread, thread + 1])
+    assert stored == {thread: ThreadCounts(5, 0, 40), thread + 1: ThreadCounts(1, 0, 1)}
 
 
 async def test_thread_counts_stored_late_never_replace_newer_ones(live: Live) -> None:

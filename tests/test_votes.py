@@ -1,10 +1,15 @@
 """Voting: one row per participant and answer, whatever is double-tapped, retried or concurrent."""
 
 import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from sqlalchemy import func
 from sqlmodel import col, select, update
 
+from board.live.counters import ThreadCounts
+from board.live.limits import Entry
+from board.live.rounds import Publication, Rounds, Verdict
 from board.models import Answer, Event, Thread, Vote
 from tests.conftest import SLUG, Board, Phone
 
@@ -185,3 +190,93 @@ async def test_vote_limits_hold_across_two_workers_sharing_redis(tmp_path: objec
             assert refused.status_code == 429
             assert await vote_rows(first, answer_id) == []
             assert (await vote(here, answer_id, 1)).status_code == 429
+
+
+class MeanwhileRounds:
+    """The live layer, but its next round with uses to count lets another writer commit first, as a
+    second worker does when it writes between this batch's read and its write lock."""
+
+    def __init__(self, rounds: Rounds, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        self.rounds = rounds
+        self.meanwhile: Callable[[], Awaitable[None]] | None = meanwhile
+        self.counted: list[list[str]] = []
+
+    async def run(
+        self,
+        entries: Sequence[Entry],
+        counts: Mapping[int, ThreadCounts],
+        messages: Sequence[Publication],
+        first: str = "join",
+        then: str = "vote",
+    ) -> list[Verdict]:
+        if entries:
+            self.counted.append([e.key for e in entries])
+        if entries and self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            await meanwhile()
+        return await self.rounds.run(entries, counts, messages, first, then)
+
+
+async def set_vote_elsewhere(board: Board, answer_id: int, participant_id: str, value: int) -> None:
+    """Another worker's vote: the row and the answer's counts, committed on a connection of its own."""
+    async with board.ctx.db.writing() as session:
+        row = await session.get(Vote, (answer_id, participant_id))
+        was = row.value if row is not None else 0
+        if value == 0 and row is not None:
+            await session.delete(row)
+        elif row is not None:
+            row.value = value
+        else:
+            session.add(Vote(answer_id=answer_id, participant_id=participant_id, value=value))
+        await session.exec(
+            update(Answer)
+            .where(col(Answer.id) == answer_id)
+            .values(
+                agree=col(Answer.agree) + int(value == 1) - int(was == 1),
+                disagree=col(Answer.disagree) + int(value == -1) - int(was == -1),
+            )
+        )
+        await session.commit()
+
+
+async def answer_counts(board: Board, answer_id: int) -> tuple[int, int, list[int]]:
+    async with board.ctx.db.session() as session:
+        answer = await session.get(Answer, answer_id)
+        assert answer is not None
+        votes = [v for _, v in await vote_rows(board, answer_id)]
+        return answer.agree, answer.disagree, sorted(votes)
+
+
+async def test_a_vote_another_writer_changed_meanwhile_is_judged_again_under_the_lock(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    phone = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    assert (await vote(phone, answer_id, 1)).status_code == 200
+    [(voter, _)] = await vote_rows(board, answer_id)
+    live = board.ctx.live
+    live.rounds = MeanwhileRounds(live.rounds, lambda: set_vote_elsewhere(board, answer_id, voter, -1))
+
+    response = await vote(phone, answer_id, -1)
+
+    assert response.status_code == 200
+    assert f'id="ag{answer_id}">0<' in response.text and f'id="di{answer_id}">1<' in response.text
+    assert await answer_counts(board, answer_id) == (0, 1, [-1]), "counted once, by the other writer"
+
+
+async def test_a_vote_another_writer_turned_into_a_change_is_counted_against_the_limit(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    ann = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    assert (await vote(ann, answer_id, 1)).status_code == 200
+    [(ann_id, _)] = await vote_rows(board, answer_id)
+    bob_id = uuid.uuid4().hex
+    live = board.ctx.live
+    meddling = MeanwhileRounds(live.rounds, lambda: set_vote_elsewhere(board, answer_id, ann_id, 0))
+    live.rounds = meddling
+    writer = board.app.state.votes
+
+    ann_again, bob_votes = await asyncio.gather(
+        writer.cast(SLUG, None, answer_id, ann_id, 1), writer.cast(SLUG, None, answer_id, bob_id, -1)
+    )
+
+    assert meddling.counted == [[bob_id], [ann_id]], "Ann's vote was counted once it changed something"
+    assert ann_again.changed and bob_votes.changed
+    assert await answer_counts(board, answer_id) == (1, 1, [-1, 1])

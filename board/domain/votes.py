@@ -1,13 +1,16 @@
 """The vote writer: one per process, committing every waiting vote in one transaction.
 
-Each request awaits its batch, so a vote is durable in SQL before the response. A batch is one
-transaction of two steps, each run in one go: read the answers (locked on PostgreSQL), the voters
-and their votes; then write the rows that change and the answers' counts. Between the two, the
-votes that change something, and the newcomers they bring, are admitted by the rate limits in one
-Redis call; an event that gained people has its new count stored while it is still locked (rare: a
-batch with newcomers). Once the batch commits, each request gets its answer; then the threads' absolute counts
-(stamped with the time they were counted, so that an older batch's store never replaces a newer
-one's) go to the live counters in one call, and one message per thread is published.
+Each request awaits its batch, so a vote is durable in SQL before the response. A batch reads the
+answers, the voters and their votes in a transaction that locks nothing; the votes that change
+something, and the newcomers they bring, are then counted by the rate limits in one call to the live
+layer, which also stores the last batch's counts and publishes its messages. Only then does the batch
+take the write lock: if nothing was committed since its read (on PostgreSQL: if a locked read finds
+the same rows), it writes the rows that change and the answers' counts in one step; otherwise it judges
+again on what it reads under the lock. An event that gained people has its new count stored while it
+is still locked (a batch with newcomers). Once the batch commits, each request gets its answer; the
+threads' absolute counts (stamped with the time they were counted, so that an older batch's store never
+replaces a newer one's) and one message per thread go to the live layer with the next batch's call, or
+at once when no batch waits.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,16 +30,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import col
 
+from board.db import Database, Mark
 from board.domain.context import BoardContext
-from board.domain.counts import publish_participants, store_threads
+from board.domain.counts import publish_participants
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.domain.lifecycle import CLOSED_TO_VOTES, refusal
 from board.domain.newcomers import FORGOTTEN, Forgotten, forgotten, insert_new
 from board.domain.tally import AnswerCounts, count_event_participants, count_locked_threads, lock_event
+from board.live import UNREACHABLE
 from board.live.channels import event_channel, thread_channel
-from board.live.counters import ThreadCounts
+from board.live.counters import ThreadCounts, newer
 from board.live.limits import Admission, Entry
-from board.live.messages import Counts
+from board.live.messages import Counts, encode
+from board.live.rounds import Publication, Verdict
 from board.models import Answer, AnswerStatus, Event, Participant, Thread, ThreadStatus, Vote, utcnow
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,7 @@ class _Request:
     thread_id: int = 0
     voting: str = "agree-disagree"
     address: str = ""
+    verdict: Verdict | None = None
 
 
 def parse_value(raw: str | int | None) -> int:
@@ -89,6 +97,7 @@ class VoteWriter:
         self.ctx = ctx
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._held = _Held()
 
     async def start(self) -> None:
         if self._task is None:
@@ -100,6 +109,7 @@ class VoteWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._tell()
 
     async def cast(
         self,
@@ -127,6 +137,8 @@ class VoteWriter:
     async def _run(self) -> None:
         busy = False
         while True:
+            if self._queue.empty():
+                await self._tell()
             batch = [await self._queue.get()]
             if busy:
                 await asyncio.sleep(BATCH_WAIT)
@@ -142,30 +154,32 @@ class VoteWriter:
                         request.future.set_exception(exc)
 
     async def _commit(self, batch: list[_Request]) -> None:
-        async with self.ctx.db.write_steps() as step:
-            found = await step(
-                _read,
-                sorted({r.answer_id for r in batch}),
-                sorted({r.participant_id for r in batch}),
-                lock=not self.ctx.db.is_sqlite,
-            )
-            accepted = self._accept(batch, found)
-            state, changed = _simulate(found.before, accepted)
-            refused = await self._over_limit(
-                [r for r, c in zip(accepted, changed, strict=True) if c], found.people
-            )
-            if refused:
-                accepted = [r for r in accepted if r not in refused]
-                state, changed = _simulate(found.before, accepted)
-            plan = _plan(found, accepted, state)
-            totals, people = await step(_write, plan) if plan.writes else ({}, {})
-            for event_id, count in people.items():
-                await publish_participants(self.ctx, event_id, count)
+        answer_ids = sorted({r.answer_id for r in batch})
+        people = sorted({r.participant_id for r in batch})
+        found, mark = await self.ctx.db.snapshot(_read, answer_ids, people, lock=False)
+        door = _Door()
+        kept, state = await self._admit(found, self._accept(batch, found), door)
+        plan = _plan(found, kept, state)
+        totals: dict[int, ThreadCounts] = {}
+        people_counts: dict[int, int] = {}
+        if plan.writes:
+            async with self.ctx.db.write_steps() as step:
+                written = await step(
+                    _write_unless_moved, self.ctx.db, mark, found, (answer_ids, people), plan
+                )
+                if isinstance(written, _Found):
+                    found = written
+                    kept, state = await self._admit(found, self._accept([r for r, _ in kept], found), door)
+                    plan = _plan(found, kept, state)
+                    written = await step(_write, plan)
+                totals, people_counts = written
+                for event_id, count in people_counts.items():
+                    await publish_participants(self.ctx, event_id, count)
         counts = {
             a: AnswerCounts(found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1])
             for a in plan.deltas
         }
-        for request, change in zip(accepted, changed, strict=True):
+        for request, change in kept:
             c = counts[request.answer_id]
             if not request.future.done():
                 request.future.set_result(
@@ -180,14 +194,17 @@ class VoteWriter:
                         found.answers[request.answer_id].event_id,
                     )
                 )
+        accepted = [r for r, _ in kept]
         if totals:
-            await store_threads(self.ctx, totals)
             moved = {a: counts[a] for a, d in plan.deltas.items() if d != (0, 0)}
-            self._announce(
-                accepted, _by_thread(moved, {a: found.answers[a].thread_id for a in moved}), totals
+            self._hold(
+                totals,
+                self._announce(
+                    accepted, _by_thread(moved, {a: found.answers[a].thread_id for a in moved}), totals
+                ),
             )
-        if people:
-            self._announce_people(accepted, people)
+        if people_counts:
+            self._hold({}, self._announce_people(accepted, people_counts))
 
     def _accept(self, batch: list[_Request], found: _Found) -> list[_Request]:
         """The requests that may proceed; the others get their error now."""
@@ -231,48 +248,151 @@ class VoteWriter:
             return Invalid("Cet événement n'accepte que des votes d'approbation.")
         return None
 
-    async def _over_limit(self, changing: list[_Request], people: dict[str, _Voter]) -> list[_Request]:
-        """Count the votes that change something, and each newcomer's arrival, in one Redis call;
-        refuse those past a limit. A newcomer turned away casts none of the batch's votes."""
-        arrived: set[str] = set()
-        entries = []
-        for r in changing:
-            fresh = r.participant_id not in people and r.participant_id not in arrived
-            if fresh:
-                arrived.add(r.participant_id)
-            entries.append(Entry(r.participant_id, r.participant_id, r.address if fresh else None))
-        verdicts = await self.ctx.live.limits.admit(entries, "join", "vote")
-        refused = []
-        for request, verdict in zip(changing, verdicts, strict=True):
-            if verdict == Admission.TURNED_AWAY:
+    async def _admit(
+        self, found: _Found, accepted: list[_Request], door: _Door
+    ) -> tuple[list[tuple[_Request, bool]], dict[tuple[int, str], int]]:
+        """The requests kept, each with whether it changes something, and the state they leave.
+
+        Every vote that changes something is counted against its participant's limit, and each
+        newcomer's arrival against their address's, in one call to the live layer (with what the last
+        batch has to store and publish); those past a limit get their error. A newcomer turned away
+        casts none of the batch's votes. A vote that changes something only because an earlier one
+        was refused is counted in a call of its own.
+        """
+        while True:
+            unjudged, kept, state, refused = _judge(found.before, accepted)
+            if not unjudged:
+                break
+            entries, asked = door.entries(unjudged, found.people)
+            for request, verdict in zip(asked, await self._tell(entries), strict=True):
+                request.verdict = verdict
+                door.saw(request, verdict)
+        for request in refused:
+            verdict = request.verdict or Verdict(Admission.TOO_FAST, 60)
+            if verdict.admission == Admission.TURNED_AWAY:
                 request.future.set_exception(TooFast(CROWDED, 60))
-            elif verdict == Admission.TOO_FAST:
-                wait = await self.ctx.live.limits.retry_after("vote", request.participant_id) or 60
-                request.future.set_exception(TooFast("Vous votez très vite : réessayez dans {wait} s.", wait))
             else:
-                continue
-            refused.append(request)
-        return refused
+                wait = verdict.wait or 60
+                request.future.set_exception(TooFast("Vous votez très vite : réessayez dans {wait} s.", wait))
+        return kept, state
 
-    def _announce_people(self, accepted: list[_Request], people: dict[int, int]) -> None:
+    async def _tell(self, entries: Sequence[Entry] = ()) -> list[Verdict]:
+        """The live layer's round: what is held from the last batch goes with `entries`' uses.
+
+        If it cannot be reached, the threads are marked for repair from SQL, the messages are lost (pages
+        refresh when their streams resume) and the uses go uncounted.
+        """
+        held, self._held = self._held, _Held()
+        if not (entries or held.counts or held.messages):
+            return []
+        try:
+            return await self.ctx.live.rounds.run(entries, held.counts, held.messages)
+        except UNREACHABLE:
+            log.warning("live layer unreachable: vote counts repaired from SQL later, uses not counted")
+            self.ctx.repairs.mark(held.counts)
+            return [Verdict(Admission.IN)] * len(entries)
+
+    def _hold(self, totals: dict[int, ThreadCounts], messages: list[Publication]) -> None:
+        for thread_id, value in totals.items():
+            if newer(value, self._held.counts.get(thread_id)):
+                self._held.counts[thread_id] = value
+        self._held.messages.extend(messages)
+
+    @staticmethod
+    def _announce_people(accepted: list[_Request], people: dict[int, int]) -> list[Publication]:
         slugs = {r.event_id: r.slug for r in accepted}
-        for event_id, count in people.items():
-            self.ctx.live.channels.send(
-                Counts(None, participants=count, event_id=event_id), [event_channel(slugs[event_id])]
+        return [
+            Publication(
+                encode(Counts(None, participants=count, event_id=event_id)), (event_channel(slugs[event_id]),)
             )
+            for event_id, count in people.items()
+        ]
 
+    @staticmethod
     def _announce(
-        self,
         accepted: list[_Request],
         by_thread: dict[int, dict[int, AnswerCounts]],
         totals: dict[int, ThreadCounts],
-    ) -> None:
+    ) -> list[Publication]:
         slugs = {r.thread_id: r.slug for r in accepted}
-        for thread_id, answers in by_thread.items():
-            self.ctx.live.channels.send(
-                Counts(thread_id, totals[thread_id], {a: (c.agree, c.disagree) for a, c in answers.items()}),
-                [thread_channel(thread_id), event_channel(slugs[thread_id])],
+        return [
+            Publication(
+                encode(
+                    Counts(
+                        thread_id, totals[thread_id], {a: (c.agree, c.disagree) for a, c in answers.items()}
+                    )
+                ),
+                (thread_channel(thread_id), event_channel(slugs[thread_id])),
             )
+            for thread_id, answers in by_thread.items()
+        ]
+
+
+@dataclass
+class _Held:
+    """What the last batch has still to tell the live layer: its threads' counts and its messages."""
+
+    counts: dict[int, ThreadCounts] = field(default_factory=dict)
+    messages: list[Publication] = field(default_factory=list)
+
+
+@dataclass
+class _Door:
+    """A batch's newcomers: whose arrival was counted, and who was turned away at the door."""
+
+    joined: set[str] = field(default_factory=set)
+    turned_away: set[str] = field(default_factory=set)
+
+    def entries(
+        self, unjudged: list[_Request], known: dict[str, _Voter]
+    ) -> tuple[list[Entry], list[_Request]]:
+        """The uses to count for `unjudged`; the requests of people already turned away get their verdict here."""
+        entries, asked = [], []
+        arriving: set[str] = set()
+        for r in unjudged:
+            person = r.participant_id
+            if person in self.turned_away:
+                r.verdict = Verdict(Admission.TURNED_AWAY)
+                continue
+            fresh = person not in known and person not in self.joined and person not in arriving
+            if fresh:
+                arriving.add(person)
+            entries.append(Entry(person, person, r.address if fresh else None))
+            asked.append(r)
+        return entries, asked
+
+    def saw(self, request: _Request, verdict: Verdict) -> None:
+        if verdict.admission == Admission.TURNED_AWAY:
+            self.turned_away.add(request.participant_id)
+        else:
+            self.joined.add(request.participant_id)
+
+
+def _judge(
+    before: dict[tuple[int, str], int], requests: list[_Request]
+) -> tuple[list[_Request], list[tuple[_Request, bool]], dict[tuple[int, str], int], list[_Request]]:
+    """Apply votes in arrival order (the last per participant and answer wins).
+
+    Returns the changes not yet counted (assumed admitted, to judge the ones after them), the
+    requests kept with whether each changed something, the state they leave (only the pairs they
+    touch, so that refused requests leave no trace), and the changes refused.
+    """
+    state: dict[tuple[int, str], int] = {}
+    unjudged: list[_Request] = []
+    kept: list[tuple[_Request, bool]] = []
+    refused: list[_Request] = []
+    for r in requests:
+        key = (r.answer_id, r.participant_id)
+        changes = state.get(key, before.get(key, 0)) != r.value
+        if changes and r.verdict is None:
+            unjudged.append(r)
+        elif changes and r.verdict is not None and r.verdict.admission != Admission.IN:
+            refused.append(r)
+            continue
+        else:
+            kept.append((r, changes))
+        state[key] = r.value
+    return unjudged, kept, state, refused
 
 
 def _by_thread(
@@ -282,23 +402,6 @@ def _by_thread(
     for answer_id, value in counts.items():
         grouped.setdefault(threads_of[answer_id], {})[answer_id] = value
     return grouped
-
-
-def _simulate(
-    before: dict[tuple[int, str], int], requests: list[_Request]
-) -> tuple[dict[tuple[int, str], int], list[bool]]:
-    """Apply votes in arrival order (the last per participant and answer wins); whether each changed anything.
-
-    The state holds only the (answer, participant) pairs these requests touch, so that refused
-    requests leave no trace in the plan.
-    """
-    state: dict[tuple[int, str], int] = {}
-    changed = []
-    for r in requests:
-        key = (r.answer_id, r.participant_id)
-        changed.append(state.get(key, before.get(key, 0)) != r.value)
-        state[key] = r.value
-    return state, changed
 
 
 @dataclass(frozen=True)
@@ -431,7 +534,7 @@ def _read(conn: Connection, answer_ids: list[int], people: list[str], *, lock: b
     return _Found(answers, counts, known, before, erased)
 
 
-def _plan(found: _Found, accepted: list[_Request], state: dict[tuple[int, str], int]) -> _Plan:
+def _plan(found: _Found, kept: list[tuple[_Request, bool]], state: dict[tuple[int, str], int]) -> _Plan:
     """The rows to write for the votes kept, and the change of (agree, disagree) per answer."""
     now = utcnow()
     before = found.before
@@ -443,13 +546,13 @@ def _plan(found: _Found, accepted: list[_Request], state: dict[tuple[int, str], 
     voting = {row["participant_id"] for row in upserts}
     newcomers: dict[str, dict[str, object]] = {
         r.participant_id: {"id": r.participant_id, "event_id": r.event_id, "banned": False, "created_at": now}
-        for r in accepted
+        for r, _ in kept
         if r.participant_id not in found.people and r.participant_id in voting
     }
     removals: list[dict[str, object]] = [
         {"a": a, "p": p} for (a, p), v in state.items() if v == 0 and before.get((a, p), 0) != 0
     ]
-    deltas: dict[int, tuple[int, int]] = {r.answer_id: (0, 0) for r in accepted}
+    deltas: dict[int, tuple[int, int]] = {r.answer_id: (0, 0) for r, _ in kept}
     for (answer_id, participant_id), after in state.items():
         was = before.get((answer_id, participant_id), 0)
         agree, disagree = deltas[answer_id]
@@ -459,9 +562,28 @@ def _plan(found: _Found, accepted: list[_Request], state: dict[tuple[int, str], 
     return _Plan(list(newcomers.values()), upserts, removals, moves, threads, deltas)
 
 
+def _write_unless_moved(
+    conn: Connection,
+    db: Database,
+    mark: Mark | None,
+    found: _Found,
+    asked: tuple[list[int], list[str]],
+    plan: _Plan,
+) -> tuple[dict[int, ThreadCounts], dict[int, int]] | _Found:
+    """Write `plan` if what it was made from still holds, now under the transaction's locks; else
+    write nothing and return what holds now (another writer committed since the batch's read)."""
+    if not db.unchanged_since(conn, mark):
+        now = _read(conn, *asked, lock=True)
+        if now != found:
+            return now
+    return _write(conn, plan)
+
+
 def _write(conn: Connection, plan: _Plan) -> tuple[dict[int, ThreadCounts], dict[int, int]]:
     """Write the batch's rows; the counts of the threads whose votes moved, and the participants of
     the events that gained someone (their events locked after the threads, as every writer does)."""
+    if not plan.writes:
+        return {}, {}
     joined = {int(str(row["event_id"])) for row in plan.newcomers}
     if plan.newcomers and not insert_new(conn, plan.newcomers):
         joined = set()

@@ -19,6 +19,7 @@ from board.live.counters import Counters, MemoryCounters, RedisCounters
 from board.live.limits import RateLimits, memory_limits, redis_limits
 from board.live.opinion_cache import MemoryOpinionCache, OpinionCache, RedisOpinionCache
 from board.live.pubsub import RedisPubSubBackend
+from board.live.rounds import MemoryRounds, RedisRounds, Rounds
 
 UNREACHABLE: tuple[type[Exception], ...] = (RedisError, OSError)
 """What the live layer raises when Redis cannot be reached; anything else is a bug and propagates."""
@@ -30,6 +31,7 @@ class Live:
     channels: Channels
     limits: RateLimits
     sessions: Store
+    rounds: Rounds
     redis: Redis | None = None
     pubsub: RedisPubSubBackend | None = None
     opinions: OpinionCache = field(default_factory=MemoryOpinionCache)
@@ -52,9 +54,12 @@ def _plugin(backend: ChannelsBackend) -> ChannelsPlugin:
 def build_live(redis_url: str | None, prefix: str, rules: dict[str, str]) -> Live:
     """Redis when a URL is given, otherwise the in-process layer (one worker only)."""
     if redis_url is None:
-        return Live(
-            MemoryCounters(), Channels(_plugin(MemoryChannelsBackend())), memory_limits(rules), MemoryStore()
+        counters, channels, limits = (
+            MemoryCounters(),
+            Channels(_plugin(MemoryChannelsBackend())),
+            memory_limits(rules),
         )
+        return Live(counters, channels, limits, MemoryStore(), MemoryRounds(counters, channels, limits))
     pool = BlockingConnectionPool.from_url(
         redis_url,
         max_connections=256,
@@ -66,11 +71,13 @@ def build_live(redis_url: str | None, prefix: str, rules: dict[str, str]) -> Liv
     redis = Redis(connection_pool=pool)
     breaker = Breaker()
     pubsub = RedisPubSubBackend(redis, prefix, breaker)
+    limits = redis_limits(redis_url, prefix, rules, pool, breaker)
     return Live(
         RedisCounters(redis, prefix, breaker),
         Channels(_plugin(pubsub)),
-        redis_limits(redis_url, prefix, rules, pool, breaker),
+        limits,
         RedisStore(redis, namespace=f"{prefix}sessions"),
+        RedisRounds(redis, prefix, limits, breaker),
         redis,
         pubsub,
         RedisOpinionCache(redis, prefix),

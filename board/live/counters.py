@@ -65,18 +65,30 @@ class MemoryCounters:
         return True
 
 
-_SET_NEWER = """
+STORE_NEWER = """
+local function store_newer(key, answers, pending, votes, version)
+    local stored = tonumber(redis.call('HGET', key, 'version') or '0')
+    if tonumber(version) == 0 or tonumber(version) >= stored then
+        redis.call('HSET', key, 'answers', answers, 'pending', pending, 'votes', votes, 'version', version)
+    end
+end
+"""
+"""A thread's counts stored unless newer ones are there already (Lua, for every script that stores them)."""
+
+_SET_NEWER = (
+    STORE_NEWER
+    + """
 for i, key in ipairs(KEYS) do
     local at = 4 * (i - 1)
-    local version = tonumber(ARGV[at + 4])
-    local stored = tonumber(redis.call('HGET', key, 'version') or '0')
-    if version == 0 or version >= stored then
-        redis.call('HSET', key, 'answers', ARGV[at + 1], 'pending', ARGV[at + 2], 'votes', ARGV[at + 3],
-            'version', version)
-    end
+    store_newer(key, ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4])
 end
 return #KEYS
 """
+)
+
+
+def thread_key(prefix: str, thread_id: int) -> str:
+    return f"{prefix}t:{thread_id}"
 
 
 class RedisCounters:
@@ -99,7 +111,7 @@ class RedisCounters:
             raise
 
     def _thread_key(self, thread_id: int) -> str:
-        return f"{self.prefix}t:{thread_id}"
+        return thread_key(self.prefix, thread_id)
 
     async def set_threads(self, counts: Mapping[int, ThreadCounts]) -> None:
         if not counts:

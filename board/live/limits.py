@@ -8,14 +8,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import cast
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.asyncio import ConnectionPool, Redis
-from redis.commands.core import AsyncScript
+from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from board.live.breaker import Breaker
@@ -44,7 +41,6 @@ class RateLimits:
         self.breaker = breaker or Breaker()
         self.limiter = MovingWindowRateLimiter(storage)
         self.rules: dict[str, RateLimitItem] = {kind: parse(rule) for kind, rule in rules.items()}
-        self._admit: AsyncScript | None = None
 
     async def retry_after(self, kind: str, key: str) -> int | None:
         """Seconds to wait if `key` has used up `kind`, else None. Counts nothing.
@@ -65,45 +61,13 @@ class RateLimits:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def admit(self, entries: Sequence[Entry], first: str, then: str) -> list[Admission]:
-        """Count each entry's uses in turn, in one Redis call: `first` for its `first_key` when it has
-        one (a newcomer's address), then `then` for its key (the participant).
+        """Count each entry's uses in turn: `first` for its `first_key` when it has one (a newcomer's
+        address), then `then` for its key (the participant).
 
         A use refused is not counted, and an entry refused under `first` bars the later entries of its
-        group, uncounted too: a newcomer turned away at the door casts none of their votes.
+        group, uncounted too: a newcomer turned away at the door casts none of their votes. The vote
+        writer does the same on Redis in one call (`board.live.rounds`).
         """
-        if not entries:
-            return []
-        bridge = getattr(self.storage, "bridge", None)
-        if self.breaker.open or not isinstance(bridge, RedispyBridge):
-            return await self._admit_one_by_one(entries, first, then)
-        if self._admit is None:
-            client = cast(Redis, bridge.get_connection())
-            self._admit = client.register_script(_admit_script(bridge.SCRIPT_ACQUIRE_MOVING_WINDOW.decode()))
-        head, tail = self.rules[first], self.rules[then]
-        keys: list[str] = []
-        described: list[str | int | float] = [
-            time.time(),
-            head.amount,
-            head.get_expiry(),
-            tail.amount,
-            tail.get_expiry(),
-        ]
-        for entry in entries:
-            head_position = 0
-            if entry.first_key is not None:
-                keys.append(bridge.prefixed_key(head.key_for(entry.first_key)))
-                head_position = len(keys)
-            keys.append(bridge.prefixed_key(tail.key_for(entry.key)))
-            described += [entry.group, head_position, len(keys)]
-        try:
-            verdicts = await self._admit(keys, described)
-        except (RedisError, OSError):
-            self.breaker.trip()
-            log.warning("rate limits unreachable; uses not counted")
-            return [Admission.IN] * len(entries)
-        return [Admission(int(v)) for v in verdicts]
-
-    async def _admit_one_by_one(self, entries: Sequence[Entry], first: str, then: str) -> list[Admission]:
         barred: set[str] = set()
         verdicts = []
         for entry in entries:
@@ -138,37 +102,6 @@ class RateLimits:
         except (RedisError, OSError):
             self.breaker.trip()
             log.warning("rate limits unreachable; uses not cleared")
-
-
-def _admit_script(script: str) -> str:
-    """A Lua script that admits entries in turn with the limits library's one-key moving-window script.
-
-    ARGV: now, first limit, first expiry, then limit, then expiry, and per entry its group, the
-    position in KEYS of its first key (0: none) and of its key. Returns per entry 0 (in), 1 (too
-    fast under `then`) or 2 (turned away under `first`, or barred with its group).
-    """
-    return (
-        "local function acquire(KEYS, ARGV)\n"
-        f"{script}\n"
-        "end\n"
-        "local now = ARGV[1]\n"
-        "local barred = {}\n"
-        "local verdicts = {}\n"
-        "for i = 6, #ARGV, 3 do\n"
-        "    local group, head, key = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])\n"
-        "    local verdict = 0\n"
-        "    if barred[group] then\n"
-        "        verdict = 2\n"
-        "    elseif head > 0 and not acquire({KEYS[head]}, {now, ARGV[2], ARGV[3], 1}) then\n"
-        "        barred[group] = true\n"
-        "        verdict = 2\n"
-        "    elseif not acquire({KEYS[key]}, {now, ARGV[4], ARGV[5], 1}) then\n"
-        "        verdict = 1\n"
-        "    end\n"
-        "    verdicts[#verdicts + 1] = verdict\n"
-        "end\n"
-        "return verdicts\n"
-    )
 
 
 class RedisPyStorage(RedisStorage):

@@ -27,6 +27,11 @@ RETRY_SECONDS = 1.0
 POLL_SECONDS = 1.0
 
 
+def redis_channel(prefix: str, channel: str) -> str:
+    """A board channel's name in Redis: under the board's prefix, so two boards never hear each other."""
+    return f"{prefix}{channel}"
+
+
 RESUMED = encode(REFRESH)
 """Told to every stream once its channel is subscribed again: what was published meanwhile is lost, so
 pages refresh what they show."""
@@ -61,7 +66,7 @@ class RedisPubSubBackend(ChannelsBackend):
         return self._in_sync
 
     def _names(self, channels: Iterable[str]) -> list[str]:
-        return [f"{self._prefix}{channel}" for channel in channels]
+        return [redis_channel(self._prefix, channel) for channel in channels]
 
     async def on_startup(self) -> None:
         pass
