@@ -109,7 +109,7 @@ class VoteWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._tell()
+        await self._flush()
 
     async def cast(
         self,
@@ -138,7 +138,7 @@ class VoteWriter:
         busy = False
         while True:
             if self._queue.empty():
-                await self._tell()
+                await self._flush()
             batch = [await self._queue.get()]
             if busy:
                 await asyncio.sleep(BATCH_WAIT)
@@ -287,10 +287,19 @@ class VoteWriter:
             return []
         try:
             return await self.ctx.live.rounds.run(entries, held.counts, held.messages)
-        except UNREACHABLE:
-            log.warning("live layer unreachable: vote counts repaired from SQL later, uses not counted")
+        except BaseException as error:
             self.ctx.repairs.mark(held.counts)
-            return [Verdict(Admission.IN)] * len(entries)
+            if not isinstance(error, UNREACHABLE):
+                raise
+        log.warning("live layer unreachable: vote counts repaired from SQL later, uses not counted")
+        return [Verdict(Admission.IN)] * len(entries)
+
+    async def _flush(self) -> None:
+        """Tell the live layer what the last batch holds, now that no batch is waiting to take it along."""
+        try:
+            await self._tell()
+        except Exception:
+            log.exception("live round failed: vote counts repaired from SQL later")
 
     def _hold(self, totals: dict[int, ThreadCounts], messages: list[Publication]) -> None:
         for thread_id, value in totals.items():
