@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from board.live import Live, build_live
-from board.live.counters import ThreadCounts
+from board.live.counters import Headcount, ThreadCounts
 from board.live.limits import Admission, Entry
 from board.live.messages import Counts, NewAnswer, Ping, Status, decode, encode
 from board.live.rounds import Publication
@@ -39,7 +39,7 @@ async def test_thread_and_participant_counters(live: Live) -> None:
     await live.counters.set_threads({5: ThreadCounts(answers=4, pending=1, votes=12)})
     assert await live.counters.get_threads([5, 6]) == {5: ThreadCounts(4, 1, 12)}
     assert await live.counters.get_participants(1) is None
-    await live.counters.set_participants(1, 150)
+    await live.counters.set_participants(1, Headcount(150))
     assert await live.counters.get_participants(1) == 150
     assert await live.counters.ping()
 
@@ -146,6 +146,21 @@ async def test_a_round_stores_the_newest_counts_and_publishes_its_messages(live:
         assert await asyncio.wait_for(anext(stream), 2) == counts
     stored = await live.counters.get_threads([thread, thread + 1])
     assert stored == {thread: ThreadCounts(5, 0, 40), thread + 1: ThreadCounts(1, 0, 1)}
+
+
+async def test_participant_counts_stored_late_never_replace_newer_ones(live: Live) -> None:
+    """The vote writer stores an event's participants after its commit, with its next round."""
+    event = uuid.uuid4().int % 1_000_000
+    await live.counters.set_participants(event, Headcount(151, version=2_000))
+    await live.rounds.run(
+        [], {}, [], {event: Headcount(150, version=1_000), event + 1: Headcount(7, version=5)}
+    )
+    assert await live.counters.get_participants(event) == 151
+    assert await live.counters.get_participants(event + 1) == 7
+    await live.rounds.run([Entry("ann", "ann")], {}, [], {event: Headcount(152, version=3_000)})
+    assert await live.counters.get_participants(event) == 152
+    await live.counters.set_participants(event, Headcount(149))
+    assert await live.counters.get_participants(event) == 149, "an unstamped recount replaces any"
 
 
 async def test_thread_counts_stored_late_never_replace_newer_ones(live: Live) -> None:

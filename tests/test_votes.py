@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from sqlalchemy import func
 from sqlmodel import col, select, update
 
-from board.live.counters import ThreadCounts
+from board.live.counters import Headcount, ThreadCounts
 from board.live.limits import Entry
 from board.live.rounds import Publication, Rounds, Verdict
 from board.models import Answer, Event, Thread, Vote
@@ -206,6 +206,7 @@ class MeanwhileRounds:
         entries: Sequence[Entry],
         counts: Mapping[int, ThreadCounts],
         messages: Sequence[Publication],
+        people: Mapping[int, Headcount] | None = None,
         first: str = "join",
         then: str = "vote",
     ) -> list[Verdict]:
@@ -214,7 +215,7 @@ class MeanwhileRounds:
         if entries and self.meanwhile is not None:
             meanwhile, self.meanwhile = self.meanwhile, None
             await meanwhile()
-        return await self.rounds.run(entries, counts, messages, first, then)
+        return await self.rounds.run(entries, counts, messages, people, first, then)
 
 
 async def set_vote_elsewhere(board: Board, answer_id: int, participant_id: str, value: int) -> None:

@@ -143,7 +143,7 @@ async def post(
         await session.commit()
     if people is not None:
         ctx.live.channels.send(
-            Counts(None, participants=people, event_id=event.id), [event_channel(event.slug)]
+            Counts(None, participants=people.count, event_id=event.id), [event_channel(event.slug)]
         )
     view = answer_view(answer, mine=True, author_name=participant.name)
     _announce(ctx, event, view, totals[thread.id])

@@ -14,7 +14,7 @@ from board.domain.repairs import read_or
 from board.domain.tally import count_locked_threads, count_participants, recount_and_store
 from board.domain.views import ThreadView
 from board.live.channels import event_channel, thread_channel
-from board.live.counters import ThreadCounts
+from board.live.counters import Headcount, ThreadCounts
 from board.live.messages import Counts, Status
 from board.models import Event, Thread, ThreadStatus
 
@@ -39,11 +39,13 @@ async def participants(ctx: BoardContext, event_id: int) -> int:
     if value is None:
         async with ctx.db.connect() as conn:
             value = await count_participants(conn, event_id)
-        await publish_participants(ctx, event_id, value)
+        await publish_participants(ctx, event_id, Headcount(value))
     return value
 
 
-async def publish_participants(ctx: BoardContext, event_id: int, count: int) -> None:
+async def publish_participants(ctx: BoardContext, event_id: int, count: Headcount) -> None:
+    """Write an event's participants to the live counters; a count stamped earlier than the one
+    stored there is left out (`Headcount(n)`, unstamped, replaces any)."""
     await ctx.repairs.attempt(ctx.live.counters.set_participants(event_id, count), (), "participants")
 
 
@@ -138,5 +140,5 @@ async def rebuild_event(ctx: BoardContext, event_id: int) -> dict[int, ThreadCou
     async with ctx.db.connect() as conn:
         ids = list((await conn.execute(select(Thread.id).where(Thread.event_id == event_id))).scalars())
         people = await count_participants(conn, event_id)
-    await publish_participants(ctx, event_id, people)
+    await publish_participants(ctx, event_id, Headcount(people))
     return await rebuild_threads(ctx, ids)

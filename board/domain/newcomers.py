@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import col
 
 from board.domain.errors import Forbidden
-from board.domain.tally import count_event_participants, lock_event
+from board.domain.tally import count_locked_participants, lock_event
+from board.live.counters import Headcount
 from board.models import ForgottenParticipant, Participant, utcnow
 
 FORGOTTEN = "Vos données de participation ont été effacées : rechargez la page pour participer à nouveau."
@@ -54,7 +55,7 @@ def forgotten(conn: Connection, participant_ids: Iterable[str]) -> set[str]:
     return {by_hash[h] for h in conn.execute(_FORGOTTEN, {"hashes": sorted(by_hash)}).scalars()}
 
 
-def enter(conn: Connection, event_id: int, participant_id: str) -> int | None:
+def enter(conn: Connection, event_id: int, participant_id: str) -> Headcount | None:
     """Add the participant if they are new; the event's participants after it, or None if already there.
 
     The event is held until the commit (on PostgreSQL), so that joins are counted in turn. Callers
@@ -66,4 +67,4 @@ def enter(conn: Connection, event_id: int, participant_id: str) -> int | None:
     row = {"id": participant_id, "event_id": event_id, "banned": False, "created_at": utcnow()}
     if not insert_new(conn, [row]):
         return None
-    return count_event_participants(conn, event_id)
+    return count_locked_participants(conn, event_id)

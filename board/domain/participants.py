@@ -17,6 +17,7 @@ from board.domain.lifecycle import CLOSED_TO_PROFILES, check_open
 from board.domain.newcomers import enter, forgotten
 from board.domain.views import EventView, ParticipantView
 from board.live.channels import event_channel
+from board.live.counters import Headcount
 from board.live.messages import Counts
 from board.models import Participant
 
@@ -37,7 +38,7 @@ def clean_name(name: str) -> str:
 
 def _store_profile(
     conn: Connection, event_id: int, participant_id: str, segment: str | None, name: str | None
-) -> int | None:
+) -> Headcount | None:
     people = enter(conn, event_id, participant_id)
     conn.execute(
         update(Participant).where(col(Participant.id) == participant_id).values(segment=segment, name=name)
@@ -117,11 +118,11 @@ async def _welcome(ctx: BoardContext, address: str) -> None:
         raise TooFast("Trop de nouvelles connexions depuis ce réseau : réessayez dans un instant.", wait)
 
 
-async def announce_people(ctx: BoardContext, event: EventView, people: int | None) -> None:
+async def announce_people(ctx: BoardContext, event: EventView, people: Headcount | None) -> None:
     """After a commit that added someone: the event's participant count, live."""
     if people is not None:
         ctx.live.channels.send(
-            Counts(None, participants=people, event_id=event.id), [event_channel(event.slug)]
+            Counts(None, participants=people.count, event_id=event.id), [event_channel(event.slug)]
         )
 
 

@@ -20,10 +20,10 @@ from sqlmodel import col
 from board.domain.context import BoardContext
 from board.domain.counts import publish_participants, store_threads
 from board.domain.newcomers import id_sha256, insert_new
-from board.domain.tally import count_event_participants, lock_event, recount_and_store, unlinked_id
+from board.domain.tally import count_locked_participants, lock_event, recount_and_store, unlinked_id
 from board.domain.views import EventView
 from board.live.channels import event_channel, mod_channel, thread_channel
-from board.live.counters import ThreadCounts
+from board.live.counters import Headcount, ThreadCounts
 from board.live.messages import Counts, Status
 from board.models import (
     Answer,
@@ -175,7 +175,7 @@ class Erased:
     answers: dict[int, dict[int, tuple[int, int]]]
     """Per thread, the new (agree, disagree) of each answer the person had voted on."""
     removed_answers: bool
-    people: int
+    people: Headcount
 
 
 def _erase(conn: Connection, event_id: int, participant_id: str, with_answers: bool) -> Erased | None:
@@ -247,7 +247,7 @@ def _erase(conn: Connection, event_id: int, participant_id: str, with_answers: b
             if answer_id is not None:
                 moved.setdefault(thread_id, {})[answer_id] = (agree, disagree)
     lock_event(conn, event_id)
-    return Erased(totals, moved, with_answers and bool(mine), count_event_participants(conn, event_id))
+    return Erased(totals, moved, with_answers and bool(mine), count_locked_participants(conn, event_id))
 
 
 async def erase(ctx: BoardContext, event: EventView, participant_id: str, *, with_answers: bool) -> bool:
@@ -265,7 +265,7 @@ async def erase(ctx: BoardContext, event: EventView, participant_id: str, *, wit
         if done.removed_answers:
             ctx.live.channels.send(Status("answers", thread_id, counts), [*channels, mod_channel(event.slug)])
     ctx.live.channels.send(
-        Counts(None, participants=done.people, event_id=event.id), [event_channel(event.slug)]
+        Counts(None, participants=done.people.count, event_id=event.id), [event_channel(event.slug)]
     )
     return True
 

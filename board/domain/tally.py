@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
-from board.live.counters import ThreadCounts
+from board.live.counters import Headcount, ThreadCounts
 from board.models import Answer, AnswerStatus, Event, Participant, RetainedTally, Retention, Thread, Vote
 
 
@@ -164,6 +164,12 @@ _PARTICIPANTS = select(
 
 async def count_participants(conn: AsyncConnection, event_id: int) -> int:
     return await conn.run_sync(count_event_participants, event_id)
+
+
+def count_locked_participants(conn: Connection, event_id: int) -> Headcount:
+    """The event's participants, counted once `lock_event` holds it and stamped as
+    `count_locked_threads` stamps threads: stored after the commit, the newest count stays."""
+    return Headcount(count_event_participants(conn, event_id), _clock_us(conn))
 
 
 def count_event_participants(conn: Connection, event_id: int) -> int:

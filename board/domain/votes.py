@@ -6,11 +6,10 @@ something, and the newcomers they bring, are then counted by the rate limits in 
 layer, which also stores the last batch's counts and publishes its messages. Only then does the batch
 take the write lock: if nothing was committed since its read (on PostgreSQL: if a locked read finds
 the same rows), it writes the rows that change and the answers' counts in one step; otherwise it judges
-again on what it reads under the lock. An event that gained people has its new count stored while it
-is still locked (a batch with newcomers). Once the batch commits, each request gets its answer; the
-threads' absolute counts (stamped with the time they were counted, so that an older batch's store never
-replaces a newer one's) and one message per thread go to the live layer with the next batch's call, or
-at once when no batch waits.
+again on what it reads under the lock. Once the batch commits, each request gets its answer; the
+threads' absolute counts and the participants of events that gained someone (each stamped with the
+time they were counted, so that an older batch's store never replaces a newer one's) and one message
+per thread go to the live layer with the next batch's call, or at once when no batch waits.
 """
 
 from __future__ import annotations
@@ -32,14 +31,13 @@ from sqlmodel import col
 
 from board.db import Database, Mark
 from board.domain.context import BoardContext
-from board.domain.counts import publish_participants
 from board.domain.errors import BoardError, Conflict, Forbidden, Invalid, NotFound, TooFast
 from board.domain.lifecycle import CLOSED_TO_VOTES, refusal
 from board.domain.newcomers import FORGOTTEN, Forgotten, forgotten, insert_new
-from board.domain.tally import AnswerCounts, count_event_participants, count_locked_threads, lock_event
+from board.domain.tally import AnswerCounts, count_locked_participants, count_locked_threads, lock_event
 from board.live import UNREACHABLE
 from board.live.channels import event_channel, thread_channel
-from board.live.counters import ThreadCounts, newer
+from board.live.counters import Headcount, ThreadCounts, newer
 from board.live.limits import Admission, Entry
 from board.live.messages import Counts, encode
 from board.live.rounds import Publication, Verdict
@@ -161,7 +159,7 @@ class VoteWriter:
         kept, state = await self._admit(found, self._accept(batch, found), door)
         plan = _plan(found, kept, state)
         totals: dict[int, ThreadCounts] = {}
-        people_counts: dict[int, int] = {}
+        people_counts: dict[int, Headcount] = {}
         if plan.writes:
             async with self.ctx.db.write_steps() as step:
                 written = await step(
@@ -173,8 +171,6 @@ class VoteWriter:
                     plan = _plan(found, kept, state)
                     written = await step(_write, plan)
                 totals, people_counts = written
-                for event_id, count in people_counts.items():
-                    await publish_participants(self.ctx, event_id, count)
         counts = {
             a: AnswerCounts(found.counts[a][0] + plan.deltas[a][0], found.counts[a][1] + plan.deltas[a][1])
             for a in plan.deltas
@@ -204,7 +200,7 @@ class VoteWriter:
                 ),
             )
         if people_counts:
-            self._hold({}, self._announce_people(accepted, people_counts))
+            self._hold({}, self._announce_people(accepted, people_counts), people_counts)
 
     def _accept(self, batch: list[_Request], found: _Found) -> list[_Request]:
         """The requests that may proceed; the others get their error now."""
@@ -283,10 +279,10 @@ class VoteWriter:
         refresh when their streams resume) and the uses go uncounted.
         """
         held, self._held = self._held, _Held()
-        if not (entries or held.counts or held.messages):
+        if not (entries or held.counts or held.messages or held.people):
             return []
         try:
-            return await self.ctx.live.rounds.run(entries, held.counts, held.messages)
+            return await self.ctx.live.rounds.run(entries, held.counts, held.messages, held.people)
         except BaseException as error:
             self.ctx.repairs.mark(held.counts)
             if not isinstance(error, UNREACHABLE):
@@ -301,18 +297,27 @@ class VoteWriter:
         except Exception:
             log.exception("live round failed: vote counts repaired from SQL later")
 
-    def _hold(self, totals: dict[int, ThreadCounts], messages: list[Publication]) -> None:
+    def _hold(
+        self,
+        totals: dict[int, ThreadCounts],
+        messages: list[Publication],
+        people: dict[int, Headcount] | None = None,
+    ) -> None:
         for thread_id, value in totals.items():
             if newer(value, self._held.counts.get(thread_id)):
                 self._held.counts[thread_id] = value
+        for event_id, count in (people or {}).items():
+            if newer(count, self._held.people.get(event_id)):
+                self._held.people[event_id] = count
         self._held.messages.extend(messages)
 
     @staticmethod
-    def _announce_people(accepted: list[_Request], people: dict[int, int]) -> list[Publication]:
+    def _announce_people(accepted: list[_Request], people: dict[int, Headcount]) -> list[Publication]:
         slugs = {r.event_id: r.slug for r in accepted}
         return [
             Publication(
-                encode(Counts(None, participants=count, event_id=event_id)), (event_channel(slugs[event_id]),)
+                encode(Counts(None, participants=count.count, event_id=event_id)),
+                (event_channel(slugs[event_id]),),
             )
             for event_id, count in people.items()
         ]
@@ -339,10 +344,12 @@ class VoteWriter:
 
 @dataclass
 class _Held:
-    """What the last batch has still to tell the live layer: its threads' counts and its messages."""
+    """What the last batch has still to tell the live layer: its threads' counts, its events'
+    participants (when it brought newcomers) and its messages."""
 
     counts: dict[int, ThreadCounts] = field(default_factory=dict)
     messages: list[Publication] = field(default_factory=list)
+    people: dict[int, Headcount] = field(default_factory=dict)
 
 
 @dataclass
@@ -578,7 +585,7 @@ def _write_unless_moved(
     found: _Found,
     asked: tuple[list[int], list[str]],
     plan: _Plan,
-) -> tuple[dict[int, ThreadCounts], dict[int, int]] | _Found:
+) -> tuple[dict[int, ThreadCounts], dict[int, Headcount]] | _Found:
     """Write `plan` if what it was made from still holds, now under the transaction's locks; else
     write nothing and return what holds now (another writer committed since the batch's read)."""
     if not db.unchanged_since(conn, mark):
@@ -588,7 +595,7 @@ def _write_unless_moved(
     return _write(conn, plan)
 
 
-def _write(conn: Connection, plan: _Plan) -> tuple[dict[int, ThreadCounts], dict[int, int]]:
+def _write(conn: Connection, plan: _Plan) -> tuple[dict[int, ThreadCounts], dict[int, Headcount]]:
     """Write the batch's rows; the counts of the threads whose votes moved, and the participants of
     the events that gained someone (their events locked after the threads, as every writer does)."""
     if not plan.writes:
@@ -603,8 +610,8 @@ def _write(conn: Connection, plan: _Plan) -> tuple[dict[int, ThreadCounts], dict
     if plan.moves:
         conn.execute(_MOVE, plan.moves)
     totals = count_locked_threads(conn, plan.threads)
-    people = {}
+    people: dict[int, Headcount] = {}
     for event_id in sorted(joined):
         lock_event(conn, event_id)
-        people[event_id] = count_event_participants(conn, event_id)
+        people[event_id] = count_locked_participants(conn, event_id)
     return totals, people

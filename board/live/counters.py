@@ -28,14 +28,22 @@ class ThreadCounts:
     """When SQL counted them (microseconds, the database's clock); 0 for counts that replace any."""
 
 
-def newer(counts: ThreadCounts, stored: ThreadCounts | None) -> bool:
+@dataclass(frozen=True)
+class Headcount:
+    """An event's participants, with the time SQL counted them (as `ThreadCounts.version`)."""
+
+    count: int
+    version: int = field(default=0, compare=False)
+
+
+def newer(counts: ThreadCounts | Headcount, stored: ThreadCounts | Headcount | None) -> bool:
     return stored is None or counts.version == 0 or counts.version >= stored.version
 
 
 class Counters(Protocol):
     async def set_threads(self, counts: Mapping[int, ThreadCounts]) -> None: ...
     async def get_threads(self, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]: ...
-    async def set_participants(self, event_id: int, count: int) -> None: ...
+    async def set_participants(self, event_id: int, count: Headcount) -> None: ...
     async def get_participants(self, event_id: int) -> int | None: ...
     async def ping(self) -> bool: ...
 
@@ -45,7 +53,7 @@ class MemoryCounters:
 
     def __init__(self) -> None:
         self._threads: dict[int, ThreadCounts] = {}
-        self._participants: dict[int, int] = {}
+        self._participants: dict[int, Headcount] = {}
 
     async def set_threads(self, counts: Mapping[int, ThreadCounts]) -> None:
         for thread_id, value in counts.items():
@@ -55,11 +63,13 @@ class MemoryCounters:
     async def get_threads(self, thread_ids: Iterable[int]) -> dict[int, ThreadCounts]:
         return {t: self._threads[t] for t in thread_ids if t in self._threads}
 
-    async def set_participants(self, event_id: int, count: int) -> None:
-        self._participants[event_id] = count
+    async def set_participants(self, event_id: int, count: Headcount) -> None:
+        if newer(count, self._participants.get(event_id)):
+            self._participants[event_id] = count
 
     async def get_participants(self, event_id: int) -> int | None:
-        return self._participants.get(event_id)
+        stored = self._participants.get(event_id)
+        return None if stored is None else stored.count
 
     async def ping(self) -> bool:
         return True
@@ -74,6 +84,19 @@ local function store_newer(key, answers, pending, votes, version)
 end
 """
 """A thread's counts stored unless newer ones are there already (Lua, for every script that stores them)."""
+
+STORE_NEWER_HEADCOUNT = """
+local function store_newer_headcount(key, count, version)
+    local stored = redis.call('GET', key)
+    local at = tonumber(stored and string.match(stored, ':(%d+)$') or '0')
+    if tonumber(version) == 0 or tonumber(version) >= at then
+        redis.call('SET', key, count .. ':' .. version)
+    end
+end
+"""
+"""An event's participants stored as `count:version` unless a newer count is there already."""
+
+_SET_HEADCOUNT = STORE_NEWER_HEADCOUNT + "store_newer_headcount(KEYS[1], ARGV[1], ARGV[2])\n"
 
 _SET_NEWER = (
     STORE_NEWER
@@ -91,6 +114,10 @@ def thread_key(prefix: str, thread_id: int) -> str:
     return f"{prefix}t:{thread_id}"
 
 
+def headcount_key(prefix: str, event_id: int) -> str:
+    return f"{prefix}e:{event_id}:participants"
+
+
 class RedisCounters:
     """Counters shared by every worker and machine through one Redis."""
 
@@ -99,6 +126,7 @@ class RedisCounters:
         self.prefix = prefix
         self.breaker = breaker or Breaker()
         self._set_newer = redis.register_script(_SET_NEWER)
+        self._set_headcount = redis.register_script(_SET_HEADCOUNT)
 
     @asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:
@@ -141,14 +169,17 @@ class RedisCounters:
                 )
         return result
 
-    async def set_participants(self, event_id: int, count: int) -> None:
+    async def set_participants(self, event_id: int, count: Headcount) -> None:
         async with self._guard():
-            await self.redis.set(f"{self.prefix}e:{event_id}:participants", count)
+            await self._set_headcount([headcount_key(self.prefix, event_id)], [count.count, count.version])
 
     async def get_participants(self, event_id: int) -> int | None:
         async with self._guard():
-            raw = await self.redis.get(f"{self.prefix}e:{event_id}:participants")
-        return None if raw is None else int(raw)
+            raw = await self.redis.get(headcount_key(self.prefix, event_id))
+        if raw is None:
+            return None
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return int(text.split(":")[0])
 
     async def ping(self) -> bool:
         try:

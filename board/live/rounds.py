@@ -19,7 +19,15 @@ from redis.exceptions import RedisError
 
 from board.live.breaker import Breaker
 from board.live.channels import Channels
-from board.live.counters import STORE_NEWER, Counters, ThreadCounts, thread_key
+from board.live.counters import (
+    STORE_NEWER,
+    STORE_NEWER_HEADCOUNT,
+    Counters,
+    Headcount,
+    ThreadCounts,
+    headcount_key,
+    thread_key,
+)
 from board.live.limits import Admission, Entry, RateLimits
 from board.live.pubsub import redis_channel
 
@@ -43,10 +51,12 @@ class Rounds(Protocol):
         entries: Sequence[Entry],
         counts: Mapping[int, ThreadCounts],
         messages: Sequence[Publication],
+        people: Mapping[int, Headcount] | None = None,
         first: str = "join",
         then: str = "vote",
     ) -> list[Verdict]:
-        """Store `counts` (the newest of each thread wins), publish `messages`, then count each entry's
+        """Store `counts` and `people` (the newest of each thread and event wins), publish `messages`,
+        then count each entry's
         uses in turn as `RateLimits.admit` would: `first` for its `first_key` (a newcomer's address),
         then `then` for its key. Raises what the live layer raises when it cannot be reached."""
         ...
@@ -65,10 +75,13 @@ class MemoryRounds:
         entries: Sequence[Entry],
         counts: Mapping[int, ThreadCounts],
         messages: Sequence[Publication],
+        people: Mapping[int, Headcount] | None = None,
         first: str = "join",
         then: str = "vote",
     ) -> list[Verdict]:
         await self.counters.set_threads(counts)
+        for event_id, count in (people or {}).items():
+            await self.counters.set_participants(event_id, count)
         for message in messages:
             self.channels.plugin.publish(message.data, list(message.channels))
         verdicts = []
@@ -83,6 +96,7 @@ local function acquire(KEYS, ARGV)
 {acquire}
 end
 {store_newer}
+{store_newer_headcount}
 local now, head_limit, head_expiry = ARGV[1], ARGV[2], ARGV[3]
 local tail_limit, tail_expiry = ARGV[4], ARGV[5]
 local at = 7
@@ -90,6 +104,12 @@ for i = 1, tonumber(ARGV[6]) do
     store_newer(KEYS[i], ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
     at = at + 4
 end
+local threads = tonumber(ARGV[6])
+for i = threads + 1, threads + tonumber(ARGV[at]) do
+    store_newer_headcount(KEYS[i], ARGV[at + 1], ARGV[at + 2])
+    at = at + 2
+end
+at = at + 1
 local messages = tonumber(ARGV[at])
 at = at + 1
 for i = 1, messages do
@@ -126,7 +146,7 @@ class RedisRounds:
     channels `RedisPubSubBackend` listens to, uses in the limits library's moving windows.
 
     ARGV: now, the two rules' amounts and expiries, the number of threads and their four values each,
-    the number of messages and each one's data, channel count and channels, then per entry its group
+    the number of events and their count and version each, the number of messages and each one's data, channel count and channels, then per entry its group
     and the positions in KEYS of its first key (0: none) and key. Returns a verdict (0 in, 1 too fast,
     2 turned away) and a wait per entry.
     """
@@ -149,17 +169,21 @@ class RedisRounds:
         entries: Sequence[Entry],
         counts: Mapping[int, ThreadCounts],
         messages: Sequence[Publication],
+        people: Mapping[int, Headcount] | None = None,
         first: str = "join",
         then: str = "vote",
     ) -> list[Verdict]:
-        if not (entries or counts or messages):
+        people = people or {}
+        if not (entries or counts or messages or people):
             return []
         self.breaker.check()
         bridge = self._bridge()
         if self._script is None:
             acquire = bridge.SCRIPT_ACQUIRE_MOVING_WINDOW.decode()
             self._script = cast(Redis, self.redis).register_script(
-                _ROUND.format(acquire=acquire, store_newer=STORE_NEWER)
+                _ROUND.format(
+                    acquire=acquire, store_newer=STORE_NEWER, store_newer_headcount=STORE_NEWER_HEADCOUNT
+                )
             )
         head, tail = self.limits.rules[first], self.limits.rules[then]
         keys: list[str] = [thread_key(self.prefix, thread_id) for thread_id in counts]
@@ -173,6 +197,10 @@ class RedisRounds:
         ]
         for c in counts.values():
             args += [c.answers, c.pending, c.votes, c.version]
+        keys += [headcount_key(self.prefix, event_id) for event_id in people]
+        args.append(len(people))
+        for h in people.values():
+            args += [h.count, h.version]
         args.append(len(messages))
         for message in messages:
             args += [
