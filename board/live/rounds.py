@@ -56,9 +56,9 @@ class Rounds(Protocol):
         then: str = "vote",
     ) -> list[Verdict]:
         """Store `counts` and `people` (the newest of each thread and event wins), publish `messages`,
-        then count each entry's
-        uses in turn as `RateLimits.admit` would: `first` for its `first_key` (a newcomer's address),
-        then `then` for its key. Raises what the live layer raises when it cannot be reached."""
+        then count each entry's uses in turn as `RateLimits.admit` would: `first` for its `first_key`
+        (a newcomer's address), then `then` for its key. Raises what the live layer raises when it
+        cannot be reached."""
         ...
 
 
@@ -146,9 +146,10 @@ class RedisRounds:
     channels `RedisPubSubBackend` listens to, uses in the limits library's moving windows.
 
     ARGV: now, the two rules' amounts and expiries, the number of threads and their four values each,
-    the number of events and their count and version each, the number of messages and each one's data, channel count and channels, then per entry its group
-    and the positions in KEYS of its first key (0: none) and key. Returns a verdict (0 in, 1 too fast,
-    2 turned away) and a wait per entry.
+    the number of events and their count and version each, the number of messages and each one's
+    data, channel count and channels, then per entry its group and the positions in KEYS of its first
+    key (0: none) and key. KEYS: the threads', the events', then the entries' keys. Returns a verdict
+    (0 in, 1 too fast, 2 turned away) and a wait per entry.
     """
 
     def __init__(self, redis: Redis, prefix: str, limits: RateLimits, breaker: Breaker) -> None:
