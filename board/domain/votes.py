@@ -20,7 +20,7 @@ import contextvars
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, bindparam, delete, update
 from sqlalchemy import select as sa_select
@@ -420,8 +420,7 @@ def _by_thread(
     return grouped
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):
     thread_id: int
     status: str
     merged_into: int | None
@@ -432,8 +431,7 @@ class _Target:
     event_status: str
 
 
-@dataclass(frozen=True)
-class _Voter:
+class _Voter(NamedTuple):
     event_id: int
     banned: bool
 
@@ -527,24 +525,19 @@ def _read(conn: Connection, answer_ids: list[int], people: list[str], *, lock: b
     """The batch's answers (locked on PostgreSQL), its voters and their votes on those answers."""
     answers: dict[int, _Target] = {}
     counts: dict[int, tuple[int, int]] = {}
-    for row in conn.execute(_TARGETS_LOCKED if lock else _TARGETS, {"answers": answer_ids}):
-        answers[row.answer_id] = _Target(
-            row.thread_id,
-            row.status,
-            row.merged_into,
-            row.thread_status,
-            row.slug,
-            row.voting,
-            row.event_id,
-            row.event_status,
-        )
-        counts[row.answer_id] = (int(row.agree), int(row.disagree))
+    for answer_id, *target, agree, disagree in conn.execute(
+        _TARGETS_LOCKED if lock else _TARGETS, {"answers": answer_ids}
+    ):
+        answers[answer_id] = _Target(*target)
+        counts[answer_id] = (int(agree), int(disagree))
     known: dict[str, _Voter] = {}
     before: dict[tuple[int, str], int] = {}
-    for voter in conn.execute(_VOTERS, {"answers": answer_ids, "people": people}):
-        known[voter.participant_id] = _Voter(voter.event_id, voter.banned)
-        if voter.answer_id is not None:
-            before[(voter.answer_id, voter.participant_id)] = voter.value
+    for participant_id, event_id, banned, answer_id, value in conn.execute(
+        _VOTERS, {"answers": answer_ids, "people": people}
+    ):
+        known[participant_id] = _Voter(event_id, banned)
+        if answer_id is not None:
+            before[(answer_id, participant_id)] = value
     unknown = [p for p in people if p not in known]
     erased = frozenset(forgotten(conn, unknown)) if unknown else frozenset()
     return _Found(answers, counts, known, before, erased)
