@@ -9,7 +9,9 @@ Run from the project root:
 fanout: opens --streams SSE connections on one thread (spread over the workers by the kernel), then
 casts --votes votes one every 0.5 s and times, for every stream, how long each new count takes to
 arrive: p50, p95 and max delivery latency against the 250 ms p95 budget, and each worker's resident
-memory against the 200 MB budget. crowd: --people new participants each open the event page, then
+memory against the 200 MB budget; then it holds as many streams on the bare Litestar app of
+tests/bare_litestar.py, served the same way, without and with the board's libraries imported, and
+prints its workers' memory: what streams cost before any of the board's own code. crowd: --people new participants each open the event page, then
 each votes once on the same answer, as fast as --concurrency allows: the page views and the first
 votes timed apart (together against the 10 s budget), the participant count after each (views add
 nobody), the 5xx count, and the final count against the number of voters. logins: a participant page's latency
@@ -31,7 +33,17 @@ from pathlib import Path
 
 import httpx
 
-from tests.bench_votes import ROOT, SLUG, Server, board_command, run_board, say, start_server, workspace
+from tests.bench_votes import (
+    ROOT,
+    SLUG,
+    Server,
+    board_command,
+    run_board,
+    say,
+    start_reference,
+    start_server,
+    workspace,
+)
 
 CSRF_RE = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
@@ -103,15 +115,8 @@ class Stream:
 
 async def fanout(args: argparse.Namespace, server: Server) -> bool:
     answer_id = await post_answer(server.base, "Réponse suivie par tous les écrans")
-    host, port = server.base.removeprefix("http://").split(":")
-    streams = [Stream(host, int(port), answer_id) for _ in range(args.streams)]
-    tasks = []
     started = time.monotonic()
-    for index, stream in enumerate(streams):
-        tasks.append(asyncio.create_task(stream.run()))
-        if index % 100 == 99:
-            await asyncio.sleep(0.05)
-    await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in streams)), 120)
+    streams, tasks = await open_streams(server, args.streams, answer_id)
     say(f"{len(streams)} streams open in {time.monotonic() - started:.1f} s")
     await asyncio.sleep(1.0)
     idle_rss = rss_mb(server)
@@ -154,6 +159,44 @@ async def fanout(args: argparse.Namespace, server: Server) -> bool:
     say(f"p95 <= 250 ms and none missing: {'PASS' if ok_latency else 'FAIL'}")
     say(f"RSS <= 200 MB per worker: {'PASS' if ok_memory else 'FAIL'}")
     return ok_latency and ok_memory
+
+
+async def open_streams(
+    server: Server, count: int, answer_id: int = 0
+) -> tuple[list[Stream], list[asyncio.Task[None]]]:
+    host, port = server.base.removeprefix("http://").split(":")
+    streams = [Stream(host, int(port), answer_id) for _ in range(count)]
+    tasks = []
+    for index, stream in enumerate(streams):
+        tasks.append(asyncio.create_task(stream.run()))
+        if index % 100 == 99:
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in streams)), 120)
+    return streams, tasks
+
+
+async def reference_memory(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> None:
+    """The same streams held by the bare Litestar app (tests/bare_litestar.py) on granian, without and
+    with the board's libraries imported: what a worker costs before any of the board's own code."""
+    for libraries in ("0", "1"):
+        server = start_reference({**env, "BARE_LIBRARIES": libraries}, args.workers, workdir)
+        try:
+            before = rss_mb(server)
+            streams, tasks = await open_streams(server, args.streams)
+            await asyncio.sleep(1.0)
+            held = rss_mb(server)
+            for stream in streams:
+                stream.close()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            server.stop()
+        say(
+            f"reference: bare Litestar on granian{' with the libraries of the board' if libraries == '1' else ''}, "
+            f"worker RSS MB idle: {', '.join(f'{v:.0f}' for v in before.values())}; "
+            f"with the same {args.streams} streams: {', '.join(f'{v:.0f}' for v in held.values())}"
+        )
 
 
 async def people(base: str) -> int:
@@ -331,6 +374,8 @@ def main(argv: list[str] | None = None) -> None:
             ok = asyncio.run(run(args, server))
         finally:
             server.stop()
+        if args.scenario == "fanout":
+            asyncio.run(reference_memory(args, env, tmp))
     raise SystemExit(0 if ok else 1)
 
 
