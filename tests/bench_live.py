@@ -138,11 +138,7 @@ async def fanout(args: argparse.Namespace, server: Server) -> bool:
     busy_rss = rss_mb(server)
     latencies = [1000 * (s.seen[n] - sent[n]) for s in streams for n in sent if n in s.seen]
     missing = sum(1 for s in streams for n in sent if n not in s.seen)
-    for stream in streams:
-        stream.close()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await close_streams(streams, tasks)
 
     ordered = sorted(latencies)
     p95 = ordered[int(0.95 * (len(ordered) - 1))] if ordered else float("inf")
@@ -175,6 +171,14 @@ async def open_streams(
     return streams, tasks
 
 
+async def close_streams(streams: list[Stream], tasks: list[asyncio.Task[None]]) -> None:
+    for stream in streams:
+        stream.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def reference_memory(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> None:
     """The same streams held by the bare Litestar app (tests/bare_litestar.py) on granian, without and
     with the board's libraries imported: what a worker costs before any of the board's own code."""
@@ -185,11 +189,7 @@ async def reference_memory(args: argparse.Namespace, env: dict[str, str], workdi
             streams, tasks = await open_streams(server, args.streams)
             await asyncio.sleep(1.0)
             held = rss_mb(server)
-            for stream in streams:
-                stream.close()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await close_streams(streams, tasks)
         finally:
             server.stop()
         say(

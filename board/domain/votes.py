@@ -480,6 +480,7 @@ _TARGETS: Select[*tuple[Any, ...]] = (
     .where(col(Answer.id).in_(bindparam("answers", expanding=True)))
     .order_by(col(Answer.id))
 )
+"""An answer's id, then its `_Target` fields in their order, then its counts: `_read` takes rows by position."""
 _TARGETS_LOCKED = _TARGETS.with_for_update(of=Answer.__table__)  # type: ignore[attr-defined]
 _VOTERS: Select[*tuple[Any, ...]] = (
     sa_select(
