@@ -10,7 +10,7 @@ from sqlmodel import col, select, update
 from board.live.counters import Headcount, ThreadCounts
 from board.live.limits import Entry
 from board.live.rounds import Publication, Rounds, Verdict
-from board.models import Answer, Event, Thread, Vote
+from board.models import Answer, Event, Participant, Thread, Vote
 from tests.conftest import SLUG, Board, Phone
 
 
@@ -281,3 +281,52 @@ async def test_a_vote_another_writer_turned_into_a_change_is_counted_against_the
     assert meddling.counted == [[bob_id], [ann_id]], "Ann's vote was counted once it changed something"
     assert ann_again.changed and bob_votes.changed
     assert await answer_counts(board, answer_id) == (1, 1, [-1, 1])
+
+
+class FlakyRounds:
+    """The live layer, unreachable for the first round that carries an event's participants."""
+
+    def __init__(self, rounds: Rounds) -> None:
+        self.rounds = rounds
+        self.failed = asyncio.Event()
+
+    async def run(
+        self,
+        entries: Sequence[Entry],
+        counts: Mapping[int, ThreadCounts],
+        messages: Sequence[Publication],
+        people: Mapping[int, Headcount] | None = None,
+        first: str = "join",
+        then: str = "vote",
+    ) -> list[Verdict]:
+        if people and not self.failed.is_set():
+            self.failed.set()
+            raise ConnectionError("the live layer is down")
+        return await self.rounds.run(entries, counts, messages, people, first, then)
+
+
+async def test_a_participant_count_the_live_layer_missed_goes_with_the_next_round(board: Board) -> None:
+    thread_id, answer_id = await post_answer(board)
+    ann = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    assert (await vote(ann, answer_id, 1)).status_code == 200
+    live = board.ctx.live
+    flaky = FlakyRounds(live.rounds)
+    live.rounds = flaky
+    async with board.ctx.db.session() as session:
+        event_id = (await session.exec(select(Event.id).where(Event.slug == SLUG))).one()
+        people = (await session.exec(select(func.count()).select_from(Participant))).one()
+    before = await live.counters.get_participants(event_id)
+
+    bob = await board.phone(f"/e/{SLUG}/t/{thread_id}")
+    assert (await vote(bob, answer_id, -1)).status_code == 200
+    await asyncio.wait_for(flaky.failed.wait(), 5)
+    assert await live.counters.get_participants(event_id) == before, (
+        "Bob's arrival did not reach the live layer"
+    )
+    assert (await vote(ann, answer_id, -1)).status_code == 200
+
+    for _ in range(50):
+        if await live.counters.get_participants(event_id) == people + 1:
+            break
+        await asyncio.sleep(0.02)
+    assert await live.counters.get_participants(event_id) == people + 1

@@ -275,8 +275,9 @@ class VoteWriter:
     async def _tell(self, entries: Sequence[Entry] = ()) -> list[Verdict]:
         """The live layer's round: what is held from the last batch goes with `entries`' uses.
 
-        If it cannot be reached, the threads are marked for repair from SQL, the messages are lost (pages
-        refresh when their streams resume) and the uses go uncounted.
+        If it cannot be reached, the threads are marked for repair from SQL, the events' participants
+        wait for the next round (the newest count wins there), the messages are lost (pages refresh when
+        their streams resume) and the uses go uncounted.
         """
         held, self._held = self._held, _Held()
         if not (entries or held.counts or held.messages or held.people):
@@ -285,6 +286,7 @@ class VoteWriter:
             return await self.ctx.live.rounds.run(entries, held.counts, held.messages, held.people)
         except BaseException as error:
             self.ctx.repairs.mark(held.counts)
+            self._hold({}, [], held.people)
             if not isinstance(error, UNREACHABLE):
                 raise
         log.warning("live layer unreachable: vote counts repaired from SQL later, uses not counted")
